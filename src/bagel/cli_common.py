@@ -1,0 +1,16 @@
+"""Options every command shares, so they are spelled the same everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bagel.workspace import Workspace, default_workspace_dir
+
+WorkspaceOption = typer.Option(None, "-w", "--workspace", help="Workspace folder (default $BAGEL_WORKSPACE, else ./bagel-workspace).")
+
+
+def open_workspace(path: Optional[Path], create: bool = True) -> Workspace:
+    return Workspace(path if path is not None else default_workspace_dir(), create=create)
