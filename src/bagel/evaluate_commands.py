@@ -18,8 +18,8 @@ from bagel.data.predictions import Predictions, load_predictions
 from bagel.errors import BagelError
 from bagel.evaluate import evaluate_predictions, leaderboard, missing_sources
 
-COLUMNS = [("top1", "Top-1"), ("top5", "Top-5"), ("real", "ReaL"), ("mla", "MLA"), ("imagenet_m", "ImageNet-M"),
-           ("top1_collapsed", "Top-1 c"), ("real_collapsed", "ReaL c"), ("mla_collapsed", "MLA c"), ("imagenet_m_collapsed", "IN-M c")]
+COLUMNS = [("top1", "Top-1"), ("top5", "Top-5"), ("real", "ReaL"), ("mla", "MLA"), ("imagenet_m", "ImageNet-M")]
+COLLAPSED = [("top1_collapsed", "Top-1"), ("real_collapsed", "ReaL"), ("mla_collapsed", "MLA"), ("imagenet_m_collapsed", "ImageNet-M")]
 
 
 def load_all(paths: list[Path], dataset: Dataset, order: Optional[str], ws) -> list[Predictions]:
@@ -34,26 +34,33 @@ def load_all(paths: list[Path], dataset: Dataset, order: Optional[str], ws) -> l
     raise BagelError("no predictions given: pass prediction files, or a workspace (-w) that holds some")
 
 
-def render(results: list[dict], ranked_by: str, missing: dict[str, str], console: Console) -> None:
-    table = Table(title=f"bagel evaluate: {len(results)} model(s), ranked by {ranked_by}", header_style="bold")
+def _cell(r: dict, key: str, with_ci: bool) -> str:
+    v = r.get(key)
+    if v is None:
+        return "[dim]n/a[/dim]"
+    if key.startswith("imagenet_m"):
+        return f"{v}/{r.get('imagenet_m_size', 68)}"
+    lohi = r["ci95"].get(key)
+    return f"{v:.3f}" + (f" [dim]±{(lohi[1] - lohi[0]) / 2:.2f}[/dim]" if lohi and with_ci else "")
+
+
+def _table(title: str, results: list[dict], columns, with_ci: bool) -> Table:
+    table = Table(title=title, header_style="bold")
     table.add_column("#", justify="right")
     table.add_column("model")
-    for _, title in COLUMNS:
-        table.add_column(title, justify="right")
+    for _, name in columns:
+        table.add_column(name, justify="right")
     for rank, r in enumerate(results, 1):
-        cells = []
-        for key, _ in COLUMNS:
-            v = r.get(key)
-            if v is None:
-                cells.append("[dim]n/a[/dim]")
-            elif key.startswith("imagenet_m"):
-                cells.append(f"{v}/{r.get('imagenet_m_size', 68)}")
-            else:
-                lohi = r["ci95"].get(key)
-                cells.append(f"{v:.3f}" + (f" [dim]±{(lohi[1] - lohi[0]) / 2:.2f}[/dim]" if lohi and len(results) == 1 else ""))
-        table.add_row(str(rank), r["name"], *cells)
-    console.print(table)
-    console.print("[dim]c = with the paper's collapsed class mappings; accuracies in %; ± = half width of the bootstrap 95 % interval[/dim]")
+        table.add_row(str(rank), r["name"], *(_cell(r, key, with_ci) for key, _ in columns))
+    return table
+
+
+def render(results: list[dict], ranked_by: str, missing: dict[str, str], collapse: bool, console: Console) -> None:
+    with_ci = len(results) <= 3
+    console.print(_table(f"bagel evaluate: {len(results)} model(s), ranked by {ranked_by}", results, COLUMNS, with_ci))
+    if collapse:
+        console.print(_table("with the paper's collapsed class mappings", results, COLLAPSED, with_ci))
+    console.print("[dim]accuracies in %" + ("; ± = half width of the bootstrap 95 % interval" if with_ci else "") + "[/dim]")
     for metric, command in missing.items():
         console.print(f"[yellow]{metric}[/yellow] unavailable: run `{command}`")
     if len(results) == 1 and results[0].get("superclasses"):
@@ -100,14 +107,14 @@ def evaluate_cmd(
     ranked_by, ranked = leaderboard(results)
     missing = missing_sources(dataset, resolved)
     if csv:
-        pd.DataFrame([{k: r.get(k) for k in ["name"] + [c for c, _ in COLUMNS]} for r in ranked]).to_csv(csv, index=False)
+        pd.DataFrame([{k: r.get(k) for k in ["name"] + [c for c, _ in COLUMNS + COLLAPSED]} for r in ranked]).to_csv(csv, index=False)
     if ws is not None:
         ws.record_run("evaluate", {"predictions": [str(p) for p in predictions or []], "order": order, "labels": resolved,
                                    "bootstrap": bootstrap, "seed": seed}, {"models": results}, started)
     if as_json:
         print(json.dumps({"dataset": dataset.name, "ranked_by": ranked_by, "unavailable": missing, "models": ranked}))
     else:
-        render(ranked, ranked_by, missing, Console())
+        render(ranked, ranked_by, missing, dataset.collapse, Console())
 
 
 def register(app: typer.Typer) -> None:

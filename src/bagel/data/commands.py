@@ -47,7 +47,8 @@ def fetch_cmd(
             raise typer.BadParameter("--from-file takes exactly one source name")
         console.print(f"{names[0]}: {sources.copy_into_cache(names[0], from_file)}")
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=console, transient=True) as bar:
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
         tasks = {}
 
         def progress(name, done, total):

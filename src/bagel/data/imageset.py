@@ -38,7 +38,7 @@ class ImageSet:
             raise BagelError(f"image set {self.split}: keys, labels and paths differ in length")
         uniq, counts = np.unique(self.keys.astype(str), return_counts=True)
         if len(uniq) != len(self.keys):
-            raise BagelError(f"image set {self.split}: duplicated image key {uniq[counts > 1][0]!r}")
+            raise BagelError(f"image set {self.split}: duplicated image key {str(uniq[counts > 1][0])!r}")
         self._index: dict[str, int] | None = None
 
     def __len__(self) -> int:

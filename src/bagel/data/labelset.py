@@ -159,7 +159,7 @@ def imagenet_val_key(i: int) -> str:
 
 def real_labels(path, imageset: ImageSet, n_classes: int) -> LabelSet:
     """ReaL (``real.json``): a list of 50,000 class-index lists in file-name order; an empty list
-    leaves the image out."""
+    leaves the image out. For another dataset (keys not ImageNet's) the list follows the sorted keys."""
     path = Path(path)
     data = load_json(path)
     if not isinstance(data, list) or not all(isinstance(x, list) for x in data):
@@ -168,12 +168,15 @@ def real_labels(path, imageset: ImageSet, n_classes: int) -> LabelSet:
     index = imageset.index
     if len(imageset) != len(data):
         raise BagelError(f"{path}: ReaL lists {len(data)} images, the {imageset.split} image set has {len(imageset)}")
+    imagenet = str(imageset.keys[0]).startswith("ILSVRC2012_val_")
+    sorted_keys = None if imagenet else sorted(imageset.keys.tolist())
     for i, labels in enumerate(data):
         if not labels:
             continue
-        r = index.get(imagenet_val_key(i))
+        key = imagenet_val_key(i) if imagenet else sorted_keys[i]
+        r = index.get(key)
         if r is None:
-            raise BagelError(f"{path}: image {imagenet_val_key(i)} (entry {i}) is not in the {imageset.split} image set")
+            raise BagelError(f"{path}: image {key} (entry {i}) is not in the {imageset.split} image set")
         bad = [c for c in labels if not (isinstance(c, int) and 0 <= c < n_classes)]
         if bad:
             raise BagelError(f"{path}: entry {i} has class index {bad[0]!r} outside 0..{n_classes - 1}")

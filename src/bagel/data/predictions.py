@@ -145,11 +145,11 @@ def _align(path: Path, topk: np.ndarray, scores, keys: list[str] | None, imagese
         raise BagelError(f"{path}: {n} rows, but the order lists {len(keys)} image keys")
     uniq, counts = np.unique(np.asarray(keys, dtype=object).astype(str), return_counts=True)
     if (counts > 1).any():
-        raise BagelError(f"{path}: image key {uniq[counts > 1][0]!r} appears {counts[counts > 1][0]} times")
+        raise BagelError(f"{path}: image key {str(uniq[counts > 1][0])!r} appears {counts[counts > 1][0]} times")
     pos = imageset.positions(keys, source=str(path))
     if n != len(imageset):
         missing = np.setdiff1d(imageset.keys.astype(str), uniq)
-        raise BagelError(f"{path}: predictions for {n} images, the {imageset.split} image set has {len(imageset)} (missing e.g. {missing[0]!r})")
+        raise BagelError(f"{path}: predictions for {n} images, the {imageset.split} image set has {len(imageset)} (missing e.g. {str(missing[0])!r})")
     out = np.empty_like(topk)
     out[pos] = topk
     out_scores = None
