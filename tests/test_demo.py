@@ -1,0 +1,56 @@
+"""The demo world is deterministic and has the structure the later stages rely on."""
+
+import hashlib
+import json
+
+import numpy as np
+
+from bagel.data.dataset import Dataset
+from bagel.data.imageset import ImageSet
+from bagel.data.predictions import Predictions
+from bagel.demo import build_world
+from bagel.evaluate import evaluate_predictions
+from bagel.workspace import Workspace
+
+
+def _digest(root):
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix != ".sqlite" and "sqlite" not in p.name and p.parent.name != "imagesets":
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_world_is_deterministic_and_structured(tmp_path):
+    a, b = Workspace(tmp_path / "a"), Workspace(tmp_path / "b")
+    sa, sb = build_world(a), build_world(b)
+    assert sa["val_images"] == sb["val_images"] == 360
+    assert _digest(a.root / "dataset") == _digest(b.root / "dataset")
+    assert _digest(a.root / "images") == _digest(b.root / "images")
+
+    ds = Dataset.for_workspace(a)
+    assert ds.name == "bagel-demo" and len(ds.vocabulary) == 24
+    assert ds.hierarchy.oov_under("x00110") == ["x00119"]
+    ml = ds.labels("multilabel")
+    assert ml.problematic.sum() == sa["problematic"] > 0 and ml.imagenet_m.sum() == 10
+    assert (np.diff(ml.indptr)[ml.annotated] >= 1).all()
+
+    train = ImageSet.load(a, "train")
+    leaks = json.loads((a.root / "dataset" / "injected_duplicates.json").read_text())
+    assert len(leaks) == 30 and {l["kind"] for l in leaks} == {"exact", "exact-png", "crop", "resize", "reencode"}
+    for leak in leaks:
+        assert leak["train_key"] in train.index
+        if leak["kind"] == "exact":
+            val_bytes = (ds.imageset.root / leak["val_key"]).read_bytes()
+            assert train.abs_path(train.index[leak["train_key"]]).read_bytes() == val_bytes
+            assert leak["train_label"] != leak["val_label"]  # as in ImageNet: leaks carry another label
+
+    # Simulated models: ordered by skill, mistakes mostly within a superclass.
+    results = {n: evaluate_predictions(Predictions.load_saved(a, n), ds, ["original", "real", "multilabel"], 0) for n in Predictions.saved_names(a)}
+    assert results["demo-small"]["top1"] < results["demo-base"]["top1"] < results["demo-large"]["top1"]
+    assert all(r["mla"] > r["top1"] for r in results.values())  # multi-labels forgive correct "mistakes"
+    pred = Predictions.load_saved(a, "demo-base")
+    wrong = pred.top1 != ds.imageset.labels
+    dist = ds.hierarchy.pair_tables[0][ds.imageset.labels[wrong], pred.top1[wrong]]
+    assert (dist <= 2).mean() > 0.5
