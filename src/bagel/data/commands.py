@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
+from bagel.cli_common import WorkspaceOption, open_workspace
 from bagel.data import sources
+from bagel.data.attach import attach_folder, attach_imagenet
 
 data_app = typer.Typer(no_args_is_help=True, help="Public label sources and the local data cache.")
 
@@ -61,5 +63,35 @@ def fetch_cmd(
             console.print(f"[green]ok[/green] {n}: {path}")
 
 
+
+
+dataset_app = typer.Typer(no_args_is_help=True, help="Attach a dataset's images on disk to a workspace.")
+
+
+@dataset_app.command("imagenet")
+def dataset_imagenet_cmd(
+    val: Optional[Path] = typer.Option(None, "--val", help="ImageNet validation images (flat ILSVRC2012_val_*.JPEG, or in wnid folders)."),
+    train: Optional[Path] = typer.Option(None, "--train", help="ImageNet training images (train/<wnid>/*.JPEG)."),
+    workspace: Optional[Path] = WorkspaceOption,
+):
+    """Use ImageNet (labels from the data cache) with its images on disk."""
+    out = attach_imagenet(open_workspace(workspace), val, train)
+    Console().print(", ".join(f"{k}: {v}" for k, v in out.items()))
+
+
+@dataset_app.command("folder")
+def dataset_folder_cmd(
+    val: Path = typer.Option(..., "--val", help="Validation images in ImageFolder layout (val/<class>/<image>)."),
+    train: Optional[Path] = typer.Option(None, "--train", help="Training images in ImageFolder layout."),
+    classes: Optional[Path] = typer.Option(None, "--classes", help="JSON list of class names (or {id, names, gloss}) in class-index order."),
+    name: str = typer.Option("custom", "--name"),
+    workspace: Optional[Path] = WorkspaceOption,
+):
+    """Use any ImageFolder dataset: classes from --classes or the class folders."""
+    out = attach_folder(open_workspace(workspace), val, train, classes, name)
+    Console().print(", ".join(f"{k}: {v}" for k, v in out.items()))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(data_app, name="data")
+    app.add_typer(dataset_app, name="dataset")

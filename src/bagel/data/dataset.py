@@ -32,11 +32,11 @@ class Dataset:
     _labelsets: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def imagenet(cls, images_root: Path | None = None) -> "Dataset":
+    def imagenet(cls) -> "Dataset":
         """ImageNet validation from the data cache (``bagel data fetch`` fills it)."""
         vocab = Vocabulary.from_class_info(sources.require("class-info"))
         data = load_json(sources.require("val-labels"))
-        imageset = ImageSet.from_pairs(data["image_filenames"], vocab, "val", images_root, source="val-labels")
+        imageset = ImageSet.from_pairs(data["image_filenames"], vocab, "val", source="val-labels")
         files = {k: (sources.local_path(k) if sources.local_path(k).exists() else None)
                  for k in ("wordnet-is-a", "wordnet-words", "real", "multilabel")}
         return cls("imagenet", vocab, imageset, {"is_a": files["wordnet-is-a"], "words": files["wordnet-words"],
@@ -45,13 +45,15 @@ class Dataset:
     @classmethod
     def for_workspace(cls, ws) -> "Dataset":
         """The workspace's own dataset when it has one (``dataset/dataset.json``), else ImageNet."""
-        meta_path = ws.root / "dataset" / "dataset.json"
-        if ws is None or not meta_path.exists():
+        meta_path = ws.root / "dataset" / "dataset.json" if ws is not None else None
+        if meta_path is None or not meta_path.exists():
             return cls.imagenet()
         meta = load_json(meta_path)
         if meta.get("name") == "imagenet":
-            root = meta.get("images_root")
-            return cls.imagenet(Path(root) if root else None)
+            ds = cls.imagenet()
+            if (ws.root / "imagesets" / "val.parquet").exists():  # the images on disk (maybe a subset)
+                ds.imageset = ImageSet.load(ws, "val")
+            return ds
         base = ws.root / "dataset"
         vocab = Vocabulary.from_class_info(base / meta["class_info"])
         imageset = ImageSet.load(ws, meta.get("eval_split", "val"))
