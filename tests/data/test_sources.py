@@ -81,3 +81,12 @@ def test_missing_source_names_the_fetch_command(tmp_path, monkeypatch, run_cli):
     monkeypatch.setenv("BAGEL_DATA_DIR", str(tmp_path / "empty"))
     code, _, err = run_cli("evaluate", tmp_path / "x.npy")
     assert code == 2 and "run `bagel data fetch class-info`" in err
+
+
+def test_list_shows_present_and_missing(mirror, run_cli):
+    assert run_cli("data", "fetch", "class-info")[0] == 0
+    code, out, _ = run_cli("data", "list")
+    assert code == 0
+    lines = {l.split()[1]: l for l in out.splitlines() if l.startswith("│")}
+    assert "verified" in lines["class-info"] and "missing" in lines["real"]
+    assert "bagel data fetch" in out and "class-info" not in out.split("bagel data fetch")[-1]
