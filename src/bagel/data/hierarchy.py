@@ -121,6 +121,10 @@ class Hierarchy:
             resolve(w)
         return out
 
+    def is_class(self, synset: str) -> bool:
+        """Whether ``synset`` is one of the vocabulary's classes (else it is out of vocabulary)."""
+        return synset in self._class_of
+
     def classes_under(self, synset: str) -> list[int]:
         """Class indices at or below ``synset``."""
         below = self.descendants(synset) | {synset}

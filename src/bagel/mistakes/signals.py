@@ -86,7 +86,6 @@ def oov_counts(tables: HierarchyTables, lca_index: np.ndarray, near: np.ndarray)
 @lru_cache(maxsize=65536)
 def _has_oov_sibling(hierarchy: Hierarchy, synset: str) -> bool:
     """Whether some parent of ``synset`` has an out-of-vocabulary synset below it (early exit)."""
-    classes = hierarchy._class_of
     for p in hierarchy.parents.get(synset, ()):
         stack = [p]
         seen = set()
@@ -94,7 +93,7 @@ def _has_oov_sibling(hierarchy: Hierarchy, synset: str) -> bool:
             for c in hierarchy.children.get(stack.pop(), ()):
                 if c in seen:
                     continue
-                if c not in classes:
+                if not hierarchy.is_class(c):
                     return True
                 seen.add(c)
                 stack.append(c)
