@@ -21,9 +21,10 @@ def _register_stages() -> None:
     from bagel.mistakes import commands as mistakes_commands
     from bagel.neighbors import commands as neighbors_commands
     from bagel.review import commands as review_commands
+    from bagel.report import commands as report_commands
     from bagel import evaluate_commands, demo_commands
 
-    for module in (data_commands, evaluate_commands, mistakes_commands, neighbors_commands, review_commands, demo_commands):
+    for module in (data_commands, evaluate_commands, mistakes_commands, neighbors_commands, review_commands, report_commands, demo_commands):
         module.register(app)
 
 

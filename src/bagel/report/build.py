@@ -1,0 +1,81 @@
+"""`build_report`: one self-contained HTML page (plots embedded) summarising a workspace: the
+leaderboard, each model's mistakes by category and severity, the most confused class pairs, the
+training-data leaks and the review progress; each section appears when its stage has run."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from collections import Counter
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from bagel import __version__
+from bagel.data.dataset import Dataset
+from bagel.evaluate import leaderboard
+from bagel.mistakes.taxonomy import CATEGORIES, CATEGORY_TITLES, reported_severity
+from bagel.report import plots
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def evaluation_section(ws) -> dict | None:
+    runs = ws.runs("evaluate")
+    if not runs:
+        return None
+    models = runs[-1]["results"]["models"]
+    ranked_by, ranked = leaderboard(models)
+    return {"ranked_by": ranked_by, "models": ranked, "plot": _data_uri(plots.leaderboard_plot(ranked))}
+
+
+def mistakes_section(ws, dataset: Dataset) -> dict | None:
+    from bagel.mistakes.table import load_mistakes, mistake_models
+
+    names = mistake_models(ws)
+    if not names:
+        return None
+    counts, rows = {}, []
+    for name in names:
+        table = load_mistakes(ws, name)
+        c = Counter(zip(table["category"], (reported_severity(s) for s in table["severity"])))
+        counts[name] = c
+        rows.append({"model": name, "n": len(table), **{cat: sum(v for (k, _), v in c.items() if k == cat) for cat in CATEGORIES},
+                     "major": sum(v for (_, s), v in c.items() if s == "major")})
+    confusions = None
+    wnids = ws.root / "mistakes" / "class_confusion_wnids.json"
+    if wnids.exists():
+        vocab = dataset.vocabulary
+        pairs = json.loads(wnids.read_text())[:15]
+        confusions = [{"a": vocab.name(vocab.index_of(a)), "b": vocab.name(vocab.index_of(b)), "n": n} for a, b, n in pairs]
+    heatmap = ws.root / "mistakes" / "class_confusion_heatmap.png"
+    return {"rows": rows, "plot": _data_uri(plots.categories_plot(counts)), "confusions": confusions,
+            "heatmap": _data_uri(heatmap.read_bytes()) if heatmap.exists() else None,
+            "titles": CATEGORY_TITLES, "categories": CATEGORIES}
+
+
+SECTIONS = []  # extra (title, function(ws, dataset) -> dict | None, template name) added by later stages
+
+
+def build_report(ws, out: Path | None = None) -> Path:
+    """Write the report to ``out`` (default ``WS/report.html``) and return its path."""
+    dataset = Dataset.for_workspace(ws)
+    env = Environment(loader=PackageLoader("bagel.report", "templates"), autoescape=select_autoescape(["html"]))
+    context = {"dataset": dataset.name, "workspace": str(ws.root.resolve()), "version": __version__,
+               "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+               "evaluation": evaluation_section(ws), "mistakes": mistakes_section(ws, dataset),
+               "leaks": leaks_section(ws), "reviews": reviews_section(ws)}
+    out = Path(out) if out else ws.path("report.html")
+    out.write_text(env.get_template("report.html").render(**context))
+    return out
+
+
+def leaks_section(ws) -> dict | None:
+    return None
+
+
+def reviews_section(ws) -> dict | None:
+    return None
