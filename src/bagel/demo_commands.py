@@ -23,6 +23,7 @@ STAGES = [
     ("suggest mistake categories, confusions", "bagel.mistakes.pipeline", "run_stage"),
     ("embeddings, neighbours, duplicates, leaks", "bagel.neighbors.pipeline", "run_stage"),
     ("prepare the review app", "bagel.review.demo_stage", "prepare_demo"),
+    ("write the report", "bagel.report.build", "run_stage"),
 ]
 
 

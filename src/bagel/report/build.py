@@ -79,3 +79,8 @@ def leaks_section(ws) -> dict | None:
 
 def reviews_section(ws) -> dict | None:
     return None
+
+
+def run_stage(ws, progress: bool = True) -> dict:
+    """The demo/workspace stage: write ``WS/report.html``."""
+    return {"report": str(build_report(ws).resolve())}
