@@ -9,6 +9,7 @@ previous entry of that name and regenerates the table.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
 import os
 import platform
@@ -36,11 +37,14 @@ def record(name: str, ours: float, baseline: float, unit: str, ratio: float, pea
     if note:
         entry["note"] = note
     entry.update(extra)
-    entries = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    entries = [e for e in entries if e["name"] != name] + [entry]
-    entries.sort(key=lambda e: e["name"])
-    RESULTS.write_text(json.dumps(entries, indent=2) + "\n")
-    write_table(entries)
+    # Benchmarks may run concurrently: read-modify-write under an exclusive lock.
+    with open(HERE / ".results.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        entries = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+        entries = [e for e in entries if e["name"] != name] + [entry]
+        entries.sort(key=lambda e: e["name"])
+        RESULTS.write_text(json.dumps(entries, indent=2) + "\n")
+        write_table(entries)
     return entry
 
 
