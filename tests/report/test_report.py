@@ -8,6 +8,7 @@ from bagel.data.predictions import Predictions
 from bagel.demo import build_world
 from bagel.evaluate import evaluate_predictions
 from bagel.mistakes.pipeline import run_stage
+from bagel.neighbors.pipeline import run_stage as neighbors_stage
 from bagel.report.build import build_report
 from bagel.workspace import Workspace
 
@@ -23,13 +24,15 @@ def test_report_sections_follow_the_stages(tmp_path, run_cli):
     models[0]["name"] = "<script>alert(1)</script>"
     ws.record_run("evaluate", {}, {"models": models})
     run_stage(ws, progress=False)
+    neighbors_stage(ws, progress=False)
     code, out, err = run_cli("report", "-w", ws.root, "--out", tmp_path / "r.html")
     assert code == 0, err
     html = (tmp_path / "r.html").read_text()
     assert "Leaderboard" in html and "The remaining mistakes" in html and "Most confused class pairs" in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     pngs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(pngs) >= 3 and all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert "Training-data leaks" in html and "exact copies with another label" in html
+    assert len(pngs) >= 4 and all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     # leaderboard rows are ranked by MLA, the most faithful metric available
     names = re.findall(r'<td class="l">(demo-[a-z]+|&lt;script&gt;alert\(1\)&lt;/script&gt;)</td><td>\d', html)
     assert len(names) >= 3

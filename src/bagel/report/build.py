@@ -67,14 +67,40 @@ def build_report(ws, out: Path | None = None) -> Path:
     context = {"dataset": dataset.name, "workspace": str(ws.root.resolve()), "version": __version__,
                "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
                "evaluation": evaluation_section(ws), "mistakes": mistakes_section(ws, dataset),
-               "leaks": leaks_section(ws), "reviews": reviews_section(ws)}
+               "leaks": leaks_section(ws, dataset), "reviews": reviews_section(ws)}
     out = Path(out) if out else ws.path("report.html")
     out.write_text(env.get_template("report.html").render(**context))
     return out
 
 
-def leaks_section(ws) -> dict | None:
-    return None
+def leaks_section(ws, dataset: Dataset) -> dict | None:
+    """From the duplicates stage's ``duplicates/summary.json`` and ``leaks_by_class_pair.csv``."""
+    import pandas as pd
+
+    summary_path = ws.root / "duplicates" / "summary.json"
+    if not summary_path.exists():
+        return None
+    summary = json.loads(summary_path.read_text())
+    leaks = summary.get("leaks", {})
+    exact, near = leaks.get("exact", {}), leaks.get("near", {})
+    cards = [{"value": exact.get("val_images", 0), "label": "validation images with an exact training copy"},
+             {"value": exact.get("train_copies", 0), "label": "exact training copies"},
+             {"value": exact.get("pairs_with_different_label", 0), "label": "exact copies with another label"},
+             {"value": near.get("val_images", 0), "label": "validation images with a near-duplicate"},
+             {"value": summary.get("train_drop", 0), "label": f"training images to drop ({summary.get('drop', 'exact')})"}]
+    pairs = []
+    by_pair = ws.root / "duplicates" / "leaks_by_class_pair.csv"
+    if by_pair.exists():
+        table = pd.read_csv(by_pair)
+        table = table[table["val_label"] != table["train_label"]].groupby(["val_label", "train_label"], as_index=False)["val_images"].sum()
+        vocab = dataset.vocabulary
+        for r in table.sort_values("val_images", ascending=False).head(12).itertuples():
+            pairs.append({"a": vocab.name(int(r.val_label)), "b": vocab.name(int(r.train_label)), "n": int(r.val_images)})
+    plot = ws.root / "duplicates" / "nn_distance_hist.png"
+    note = (f"{summary.get('val_images')} validation and {summary.get('train_images')} training images; near-duplicates by "
+            f"{summary.get('thresholds', {}).get('model')} embedding distance and perceptual hash. The list of training keys to "
+            f"drop for a de-duplicated retraining is duplicates/train_drop.txt.")
+    return {"cards": cards, "pairs": pairs, "plot": _data_uri(plot.read_bytes()) if plot.exists() else None, "note": note}
 
 
 def reviews_section(ws) -> dict | None:
