@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import time
 from pathlib import Path
 from typing import Optional
@@ -18,12 +19,27 @@ from bagel.evaluate_commands import render
 from bagel.workspace import Workspace
 
 DEMO_DIR = "bagel-demo"
-# Later stages, in order: (title, module, function(ws) -> summary dict).
+# Later stages, in order: (title, module, function(ws, progress) -> summary dict, one-line summary).
+# Embeddings come before the mistakes so that non-prototypical images can be told by their distance
+# to the class centroid.
+
+
+def _leaks_line(out: dict) -> str:
+    exact, near = out["leaks"]["exact"], out["leaks"]["near"]
+    return (f"{exact['val_images']} val images have an exact copy in train ({exact['pairs_with_different_label']} under another label), "
+            f"{near['val_images']} a near-duplicate; {out['train_drop']} train images to drop for a de-duplicated retraining")
+
+
+def _mistakes_line(out: dict) -> str:
+    return "; ".join(f"{m}: {v['mistakes']} mistakes (" + ", ".join(f"{c} {n}" for c, n in v["categories"].items()) + ")"
+                     for m, v in out["models"].items())
+
+
 STAGES = [
-    ("suggest mistake categories, confusions", "bagel.mistakes.pipeline", "run_stage"),
-    ("embeddings, neighbours, duplicates, leaks", "bagel.neighbors.pipeline", "run_stage"),
-    ("prepare the review app", "bagel.review.demo_stage", "prepare_demo"),
-    ("write the report", "bagel.report.build", "run_stage"),
+    ("embeddings, neighbours, duplicates, leaks", "bagel.neighbors.pipeline", "run_stage", _leaks_line),
+    ("suggest mistake categories, confusions", "bagel.mistakes.pipeline", "run_stage", _mistakes_line),
+    ("prepare the review app", "bagel.review.demo_stage", "prepare_demo", lambda out: f"open it with: {out['command']}"),
+    ("write the report", "bagel.report.build", "run_stage", lambda out: f"report: {out['report']}"),
 ]
 
 
@@ -51,14 +67,13 @@ def run_demo(root: Path, console: Console) -> dict:
     ws.record_run("evaluate", {"demo": True}, {"models": results})
     console.print("[green]2.[/green] evaluate")
     render(ranked, ranked_by, {}, dataset.collapse, console)
-    for n, (title, module, func) in enumerate(STAGES, 3):
+    for n, (title, module, func, line) in enumerate(STAGES, 3):
         t = time.time()
-        out = getattr(importlib.import_module(module), func)(ws)
+        stage = getattr(importlib.import_module(module), func)
+        out = stage(ws, progress=console.is_terminal) if "progress" in inspect.signature(stage).parameters else stage(ws)
         summary[module.split(".")[1]] = out
         console.print(f"[green]{n}.[/green] {title} ({time.time() - t:.1f} s)")
-        for k, v in (out or {}).items():
-            if isinstance(v, (int, float, str)):
-                console.print(f"   {k}: {v}")
+        console.print(f"   {line(out)}", highlight=False)
     console.print(f"\ndemo finished in {time.time() - t0:.1f} s; everything is in [bold]{ws.root.resolve()}[/bold]")
     console.print(f"open the review app:  bagel review -w {root}   (then http://127.0.0.1:8000)")
     return summary
