@@ -51,3 +51,23 @@ def test_folder_dataset(tmp_path, run_cli):
     ds = Dataset.for_workspace(Workspace(ws))
     assert ds.name == "pets" and ds.vocabulary.ids == ["cat", "dog"] and ds.imageset.labels.tolist() == [0, 0, 1, 1]
     assert len(ImageSet.load(Workspace(ws), "train")) == 6
+
+
+def test_imported_multilabels_serve_an_imagenet_workspace(tmp_path, shared_data, run_cli):
+    """`bagel review import-labels` on an ImageNet workspace: evaluate then reports MLA and ImageNet-M."""
+    ws = tmp_path / "ws"
+    assert run_cli("dataset", "imagenet", "-w", ws)[0] == 0
+    pairs = json.loads((shared_data / "imagenet/imagenet-validation-original.json").read_text())["image_filenames"]
+    chosen = pairs[:4]  # four images of class 0 (tench)
+    ml = {"initial_annots": {k: {"correct": [w]} for k, w in chosen}, "problematic_images": {},
+          "imagenet_m": [chosen[0][0]]}
+    (tmp_path / "ml.json").write_text(json.dumps(ml))
+    code, _, err = run_cli("review", "import-labels", "-w", ws, tmp_path / "ml.json")
+    assert code == 0, err
+    top5 = np.zeros((50000, 5), dtype=np.int64)  # always 'tench'
+    np.save(tmp_path / "tench.npy", top5)
+    code, out, err = run_cli("evaluate", tmp_path / "tench.npy", "--order", "imagenetv2-val", "-w", ws, "--json", "--bootstrap", "0")
+    assert code == 0, err
+    m = json.loads(out)["models"][0]
+    assert m["mla"] == 100.0 and m["mla_n_classes"] == 1 and m["imagenet_m"] == 1 and m["imagenet_m_size"] == 1
+    assert m["top1"] == 0.1  # 50 of 50,000

@@ -53,6 +53,9 @@ class Dataset:
             ds = cls.imagenet()
             if (ws.root / "imagesets" / "val.parquet").exists():  # the images on disk (maybe a subset)
                 ds.imageset = ImageSet.load(ws, "val")
+            for source in ("real", "multilabel"):  # label files imported into this workspace win
+                if meta.get(source):
+                    ds.files[source] = ws.root / "dataset" / meta[source]
             return ds
         base = ws.root / "dataset"
         vocab = Vocabulary.from_class_info(base / meta["class_info"])

@@ -137,9 +137,9 @@ def import_multilabel(ws, path) -> dict:
     ``dataset/multilabel.json`` after checking every key and class against the dataset)."""
     path = Path(path)
     meta_path = ws.root / "dataset" / "dataset.json"
-    if not meta_path.exists() or load_json(meta_path).get("name") == "imagenet":
-        raise BagelError("importing a multi-label file needs a workspace dataset (dataset/dataset.json); for ImageNet "
-                         "put the file in the data cache as imagenet/human_accuracy_v3.0.0.json, or pass it to `bagel evaluate --labels`")
+    if not meta_path.exists():
+        raise BagelError(f"{ws.root}: importing a multi-label file needs a workspace dataset (dataset/dataset.json); "
+                         "attach one first, e.g. `bagel dataset imagenet -w WS`")
     validate_multilabel_json(path)
     ds = Dataset.for_workspace(ws)
     ls = multilabel_labels(path, ds.imageset, ds.vocabulary)  # raises on unknown keys or classes
