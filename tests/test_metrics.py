@@ -22,7 +22,6 @@ from bagel import metrics
 from bagel.data.dataset import Dataset
 from bagel.data.imageset import ImageSet
 from bagel.data.predictions import Predictions
-from bagel.evaluate import evaluate_predictions
 from bagel.workspace import Workspace
 
 LABELS = [250, 250, 1, 2, 1, 1, 3]

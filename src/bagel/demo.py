@@ -19,13 +19,11 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from bagel.data.imageset import ImageSet
-from bagel.data.predictions import Predictions
 from bagel.data.vocabulary import Vocabulary
 
 SEED = 20221128

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bagel.cli_common import WorkspaceOption, open_workspace
+from bagel.cli_common import WorkspaceOption, open_workspace_and_dataset
 from bagel.data.dataset import LABEL_SOURCES, Dataset
 from bagel.data.predictions import Predictions, load_predictions
 from bagel.errors import BagelError
@@ -85,8 +85,7 @@ def evaluate_cmd(
 ):
     """Top-1, Top-5, ReaL, multi-label accuracy (MLA) and ImageNet-M, each also with the collapsed mappings."""
     started = time.time()
-    ws = open_workspace(workspace) if workspace is not None else None
-    dataset = Dataset.for_workspace(ws) if ws is not None else Dataset.imagenet()
+    ws, dataset = open_workspace_and_dataset(workspace, create=True)
     sources = list(labels) if labels else list(LABEL_SOURCES)
     for s in sources:
         if s not in LABEL_SOURCES and not Path(s).exists():

@@ -25,6 +25,18 @@ def server(ws):
         yield s
 
 
+@pytest.fixture
+def client(server):
+    """An httpx client logged in as alice, with her CSRF token as ``client.csrf``."""
+    import httpx
+
+    from review_world import login
+
+    with httpx.Client(base_url=server.url) as c:
+        c.csrf = login(c, "alice")
+        yield c
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's headless chromium driven by Playwright (never a downloaded browser build)."""

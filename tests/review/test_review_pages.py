@@ -5,20 +5,12 @@ import json
 
 import httpx
 import numpy as np
-import pytest
 
 from bagel.data.imageset import ImageSet
 from bagel.mistakes.taxonomy import Judgement
 from bagel.review import neighbors_view
 from bagel.review.store import ReviewStore
-from review_world import CLASSES, MODEL, login, val_key
-
-
-@pytest.fixture
-def client(server):
-    with httpx.Client(base_url=server.url) as c:
-        c.csrf = login(c, "alice")
-        yield c
+from review_world import CLASSES, MODEL, val_key
 
 
 def test_nearest_training_images_and_duplicates_are_shown(ws, client, tmp_path):

@@ -4,7 +4,6 @@ token mode, cross-site request forgery. Real server on loopback, real files."""
 import os
 
 import httpx
-import pytest
 
 from bagel.cli import main as bagel_main
 from bagel.data.imageset import ImageSet
@@ -13,13 +12,6 @@ from bagel.review.store import ReviewStore
 from review_world import MODEL, ServerThread, free_port, login, val_key
 
 VERDICT = {"key": val_key(0), "verdict": "wrong", "idem": "csrf-test-0001"}
-
-
-@pytest.fixture
-def client(server):
-    with httpx.Client(base_url=server.url) as c:
-        c.csrf = login(c, "alice")
-        yield c
 
 
 def test_images_never_leave_their_roots(client, ws, tmp_path):

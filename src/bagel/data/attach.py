@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bagel.data import sources
 from bagel.data.dataset import Dataset
 from bagel.data.imageset import IMAGE_SUFFIXES, ImageSet
-from bagel.data.vocabulary import Vocabulary, load_json
+from bagel.data.vocabulary import Vocabulary
 from bagel.errors import BagelError
 
 

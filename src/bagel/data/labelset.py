@@ -8,7 +8,6 @@ single labels, ReaL (``real.json``) and the multi-label file of "When does dough
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 

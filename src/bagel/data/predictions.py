@@ -11,7 +11,6 @@ JSON list), or a named order (`ORDERS`).
 
 from __future__ import annotations
 
-import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bagel.cli_common import WorkspaceOption, open_workspace
+from bagel.cli_common import WorkspaceOption, open_workspace_and_dataset
 from bagel.data.dataset import LABEL_SOURCES, Dataset
 from bagel.data.predictions import Predictions, load_predictions
 from bagel.errors import BagelError
@@ -85,8 +85,7 @@ def suggest_cmd(
 ):
     """Suggest a category and severity, with a confidence and the evidence, for every mistake of a model."""
     started = time.time()
-    ws = open_workspace(workspace, create=False) if workspace is not None else None
-    dataset = Dataset.for_workspace(ws) if ws is not None else Dataset.imagenet()
+    ws, dataset = open_workspace_and_dataset(workspace)
     model = _load_model(pred, dataset, order, ws)
     others = [] if no_models else [p for p in _evidence_models(predictions, dataset, order, ws) if p.name != model.name]
     sources = _label_sources(labels, dataset)
@@ -150,8 +149,7 @@ def compare_cmd(
     workspace: Optional[Path] = WorkspaceOption,
 ):
     """Agreement of bagel's suggestions with an expert mistakes file: accuracy, kappa, per-category precision/recall."""
-    ws = open_workspace(workspace, create=False) if workspace is not None else None
-    dataset = Dataset.for_workspace(ws) if ws is not None else Dataset.imagenet()
+    ws, dataset = open_workspace_and_dataset(workspace)
     table = read_published(experts, dataset.imageset, len(dataset.vocabulary))
     sources = _label_sources(labels, dataset)
     others = _evidence_models(predictions, dataset, order, ws)
@@ -210,8 +208,7 @@ def confusions_cmd(
     workspace: Optional[Path] = WorkspaceOption,
 ):
     """Class pairs confused in one or many models' mistakes (label vs top-1), in the published formats, with a heatmap."""
-    ws = open_workspace(workspace, create=False) if workspace is not None else None
-    dataset = Dataset.for_workspace(ws) if ws is not None else Dataset.imagenet()
+    ws, dataset = open_workspace_and_dataset(workspace)
     tables = _mistake_inputs(list(files or []), dataset, ws)
     C = len(dataset.vocabulary)
     for name, t in tables.items():

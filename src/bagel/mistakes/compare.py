@@ -12,7 +12,7 @@ import pandas as pd
 from bagel.mistakes.agreement import agreement_report
 from bagel.mistakes.evidence import Evidence
 from bagel.mistakes.signals import compute_signals, hierarchy_tables
-from bagel.mistakes.suggest import Rules, suggest
+from bagel.mistakes.suggest import suggest
 from bagel.mistakes.table import suggest_rows
 
 # Values tried by `split_half` around each default (see `Rules` for what each threshold means).
