@@ -35,6 +35,7 @@ chromium:
 
 test: $(VENV)/.test chromium
 	@test -d "$(SHARED_DATA)" || { echo "error: the tests read the shared reference data at $(SHARED_DATA) (set SHARED_DATA=...)" >&2; exit 1; }
+	$(BIN)/ruff check --select F,E9 src tests benchmarks
 	BAGEL_DATA_DIR="$(SHARED_DATA)" BAGEL_TEST_BROWSER=/usr/bin/chromium $(BIN)/pytest -q
 
 bench: $(VENV)/.test

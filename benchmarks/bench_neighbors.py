@@ -102,11 +102,9 @@ def main(argv: list[str]) -> int:
     print(f"faiss IndexFlatIP: {t_faiss:.2f} s; same neighbours {agree:.4f}")
 
     sk = NearestNeighbors(n_neighbors=K, algorithm="brute", metric="cosine", n_jobs=-1)
-    xs = np.asarray(db)
-    t_sk, (sd, si) = timed(lambda: sk.fit(xs).kneighbors(q[:Q_SK]))
+    t_sk, (sd, si) = timed(lambda: sk.fit(np.asarray(db)).kneighbors(q[:Q_SK]))
     t_ours_sk = min(timed(lambda: knn(q[:Q_SK], db, K, "cosine", block_size=BLOCK))[0] for _ in range(2))
     print(f"sklearn brute on {Q_SK} queries: {t_sk:.2f} s vs ours {t_ours_sk:.2f} s; same neighbours {(si == idx[:Q_SK]).mean():.4f}")
-    del xs
 
     mem = {}
     for rows in (n // 4, n // 2, n):
