@@ -12,6 +12,8 @@ the truth, per transformation:
   recall    = twins reported as a duplicate of their validation image / twins made;
   precision = true pairs / all pairs reported for the validation images of that transformation.
 For ``exact`` only pairs reported with kind 'exact' count (no false exact duplicates allowed).
+Crops are found by the geometric verification of the embedding's neighbours (`bagel.neighbors.verify`);
+its cost per candidate pair and per validation image is printed.
 Entries ``duplicates_<transformation>`` get ours = recall, baseline = 1 (perfect), ratio = recall,
 and ``precision`` as an extra field. Also: ``hash_vs_jpeg_decode`` (fingerprinting throughput /
 plain Pillow JPEG decoding throughput on the same files, one process each, best of 3).
@@ -205,12 +207,17 @@ def main() -> int:
         leaks = pd.read_parquet(ws.root / "duplicates" / "leaks.parquet")
         s = score(leaks, truth, val.keys)
         print(f"{len(val)} val, {len(train)} train images; stage {stage_s:.1f} s; thresholds {summary.get('thresholds')}")
+        vs = summary.get("verification", {})
+        if vs.get("enabled"):
+            print(f"  verification: {vs['candidate_pairs']} candidate pairs in {vs['seconds']:.2f} s ({vs['ms_per_pair']:.2f} ms a pair, "
+                  f"{1000 * vs['seconds'] / len(val):.1f} ms a validation image); {vs['verified_pairs']} verified, {vs['crops']} as crops")
         for kind in TRANSFORMS:
             r = s[kind]
             print(f"  {kind:9s} recall {r['recall']:.3f} ({r['found']}/{r['n']})  precision {r['precision']:.3f} ({r['reported']} pairs reported)")
             record(f"duplicates_{kind}", r["recall"], 1.0, "recall", r["recall"], peak_rss_mb(),
                    note=f"skimage.data photo tiles, {r['n']} twins made by '{kind}', {len(val)} val x {len(train)} train; ratio = recall (baseline 1 = perfect); precision in its own field",
-                   precision=round(r["precision"], 4), pairs_reported=r["reported"], twins=r["n"])
+                   precision=round(r["precision"], 4), pairs_reported=r["reported"], twins=r["n"],
+                   **({"verify_ms_per_pair": vs["ms_per_pair"]} if kind == "crop" and vs.get("enabled") else {}))
         u = s["unrelated"]
         print(f"  unrelated: {u['n']} val images without twin, {u['false_pairs']} false pairs reported; false exact pairs: {s['false_exact']}")
         record("duplicates_unrelated", u["clean"], 1.0, "fraction of twin-less val images with no reported duplicate", u["clean"], peak_rss_mb(),

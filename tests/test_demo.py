@@ -54,3 +54,31 @@ def test_world_is_deterministic_and_structured(tmp_path):
     wrong = pred.top1 != ds.imageset.labels
     dist = ds.hierarchy.pair_tables[0][ds.imageset.labels[wrong], pred.top1[wrong]]
     assert (dist <= 2).mean() > 0.5
+
+
+def test_bagel_demo_runs_every_stage(tmp_path, run_cli):
+    """`bagel demo` end to end: every stage's outputs, every injected leak found, no false exact pair."""
+    import pandas as pd
+
+    root = tmp_path / "demo"
+    code, out, err = run_cli("demo", "-w", root)
+    assert code == 0, err
+    assert "demo finished" in out and str(root.resolve()) in out and "bagel review -w" in out
+    ws = Workspace(root)
+    for name in ("demo-small", "demo-base", "demo-large"):
+        table = pd.read_parquet(root / "mistakes" / f"{name}.parquet")
+        assert len(table) > 0 and set(table["category"]) <= {"fine-grained", "fine-grained-oov", "spurious", "non-prototypical"}
+    assert (root / "mistakes" / "class_confusion_wnids.json").exists()
+    assert (root / "report.html").exists() and "Training-data leaks" in (root / "report.html").read_text()
+    assert [r["command"] for r in ws.runs()][:1] == ["evaluate"]
+
+    injected = json.loads((root / "dataset" / "injected_duplicates.json").read_text())
+    leaks = pd.read_parquet(root / "duplicates" / "leaks.parquet")
+    found = set(zip(leaks["val_key"], leaks["train_key"]))
+    missed = [(i["kind"], i["val_key"]) for i in injected if (i["val_key"], i["train_key"]) not in found]
+    assert missed == []
+    truth = {(i["val_key"], i["train_key"]) for i in injected}
+    exact_truth = {(i["val_key"], i["train_key"]) for i in injected if i["kind"].startswith("exact")}
+    exact_found = set(zip(*leaks[leaks["kind"] == "exact"][["val_key", "train_key"]].T.values))
+    assert exact_found <= exact_truth  # no false exact duplicates
+    assert found <= truth  # and no false near-duplicates either

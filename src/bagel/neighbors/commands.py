@@ -83,7 +83,10 @@ def register(app: typer.Typer) -> None:
         train: str = typer.Option("train", "--train", help="Training split."),
         model: str = typer.Option("dct", "--model", "-m", help="Embedding whose stored neighbours give near-duplicate candidates; 'none' for hashing only."),
         threshold: Optional[float] = typer.Option(None, "--threshold", help="Near-duplicate cosine distance (default: the embedder's)."),
-        phash_bits: int = typer.Option(8, "--phash-bits", min=0, max=64, help="Near-duplicate pHash Hamming distance."),
+        phash_bits: int = typer.Option(8, "--phash-bits", min=0, max=64, help="Neighbours beyond --verify-k this pHash-close are verified too (pHash alone is not evidence)."),
+        verify: bool = typer.Option(True, "--verify/--no-verify", help="Geometrically verify the neighbours (finds crops); off: embedding distance only."),
+        verify_threshold: Optional[float] = typer.Option(None, "--verify-threshold", help="Band-pass correlation of a verified pair (default 0.965, measured)."),
+        verify_k: Optional[int] = typer.Option(None, "--verify-k", min=1, help="Verify only the first N stored neighbours of each validation image (default: all)."),
         drop: str = typer.Option("exact", "--drop", help="Training images to list for de-duplicated retraining: exact, resized or near."),
         workers: Optional[int] = typer.Option(None, "--workers", min=0),
         workspace: Optional[Path] = WorkspaceOption,
@@ -95,8 +98,9 @@ def register(app: typer.Typer) -> None:
         ws = open_workspace(workspace)
         started = time.time()
         m = None if model == "none" else _embedding_name(model)
-        res = find_duplicates(ws, val, train, m, near_threshold=threshold, phash_bits=phash_bits, drop=drop, workers=workers)
-        ws.record_run("duplicates", {"val": val, "train": train, "model": model, "threshold": threshold, "phash_bits": phash_bits, "drop": drop}, res, started=started)
+        vopts = {"verify": verify, "verify_k": verify_k} | ({"verify_threshold": verify_threshold} if verify_threshold is not None else {})
+        res = find_duplicates(ws, val, train, m, near_threshold=threshold, phash_bits=phash_bits, drop=drop, workers=workers, **vopts)
+        ws.record_run("duplicates", {"val": val, "train": train, "model": model, "threshold": threshold, "phash_bits": phash_bits, "drop": drop, **vopts}, res, started=started)
         _print_leaks(res, val, train)
 
 

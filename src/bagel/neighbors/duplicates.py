@@ -6,7 +6,10 @@ Three kinds of evidence, strongest first, each an edge between two images:
   resized  the same picture at another size or encoding: equal pHash of the canonical 32 x 32
            thumbnail; O(N) by grouping.
   near     among each validation image's K nearest training images (`bagel neighbors`): embedding
-           cosine distance <= ``near_threshold`` or pHash Hamming distance <= ``phash_bits``.
+           cosine distance <= ``near_threshold``, or passing the geometric verification of
+           `bagel.neighbors.verify` (one image is a crop -- keeping >= 68 % of the area -- or a
+           resized, re-encoded or mirrored copy of the other). A pHash Hamming distance <=
+           ``phash_bits`` alone is not evidence: on smooth pictures unrelated images get there.
 Edges are joined into clusters with union-find. A pair's kind is its strongest evidence.
 
 Files written to ``duplicates/`` (see `find_duplicates`):
@@ -14,7 +17,9 @@ Files written to ``duplicates/`` (see `find_duplicates`):
                      cluster_kind, cluster_size, n_val, n_train, n_labels
   clusters.json      the same grouped by cluster, for the review app's gallery
   leaks.parquet      one row per (validation, training) duplicate pair: val_key, val_label,
-                     train_key, train_label, kind, score, distance, hamming, same_label
+                     train_key, train_label, kind, score, distance, hamming, same_label,
+                     verify_score, crop_area, crop (geometric verification of near candidates;
+                     NaN / False where not verified)
   leaks_by_class_pair.csv   val_label, train_label, kind, pairs, val_images
   train_drop.txt     training keys to drop for a de-duplicated retraining, one per line
   summary.json       counts (also returned)
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import numpy as np
 import pandas as pd
@@ -35,6 +41,8 @@ from bagel.errors import BagelError
 from bagel.neighbors.hashing import fingerprint_files, hamming, pixel_digest
 from bagel.neighbors.images import ImageReadError
 from bagel.neighbors.parallel import ordered_map
+from bagel.neighbors.verify import CROP_AREA, verify_pairs
+from bagel.neighbors.verify import THRESHOLD as VERIFY_THRESHOLD
 
 log = logging.getLogger("bagel.neighbors")
 
@@ -110,6 +118,7 @@ def _group_edges(values: np.ndarray, nodes: np.ndarray) -> tuple[list[np.ndarray
 # ---- the stage ------------------------------------------------------------------------------------
 def find_duplicates(ws, val_split: str = "val", train_split: str = "train", model: str | None = "dct", *,
                     near_threshold: float | None = None, phash_bits: int = DEFAULT_PHASH_BITS, drop: str = "exact",
+                    verify: bool = True, verify_threshold: float = VERIFY_THRESHOLD, verify_k: int | None = None,
                     workers: int | None = None, progress: bool = True) -> dict:
     """Find duplicates between and within ``val_split`` and ``train_split``; write the files listed
     in the module docstring and return the summary dict.
@@ -117,7 +126,11 @@ def find_duplicates(ws, val_split: str = "val", train_split: str = "train", mode
     model: embedding model whose stored ``val_split``->``train_split`` neighbours give the near
            candidates (None: hashing only, no near duplicates by embedding).
     near_threshold: cosine distance for 'near' (default: the embedder's measured value).
-    phash_bits: largest pHash Hamming distance (of 64) for 'near' among the K neighbours.
+    phash_bits: neighbours beyond ``verify_k`` within this pHash Hamming distance (of 64) are verified too.
+    verify: geometrically verify the candidates (`bagel.neighbors.verify`): finds crops the
+           embedding distance misses. Off: 'near' is the embedding threshold alone.
+    verify_threshold: band-pass correlation a verified pair needs (default measured, see docs).
+    verify_k: verify the first ``verify_k`` stored neighbours of each validation image (None: all).
     drop: which pairs put a training image on the drop list: 'exact', 'resized' (and exact) or 'near' (all).
     """
     if drop not in DROP_LEVELS:
@@ -165,6 +178,8 @@ def find_duplicates(ws, val_split: str = "val", train_split: str = "train", mode
     # near: the K stored neighbours of each validation image
     emb_v = emb_t = None
     nn_dist = np.empty(0, np.float32)
+    vstats: dict = {"enabled": bool(verify and model is not None), "threshold": verify_threshold}
+    verified_rows = pd.DataFrame({"a": np.empty(0, np.int64), "b": np.empty(0, np.int64), "verify_score": [], "crop_area": []})
     if model is not None:
         from bagel.neighbors.embed import load_embeddings
         from bagel.neighbors.lookup import load_neighbors
@@ -180,7 +195,22 @@ def find_duplicates(ws, val_split: str = "val", train_split: str = "train", mode
         qi, ti, di = qi[valid], ti[valid], di[valid]
         nn_dist = np.asarray(nb.distances)[:, 0]
         ham = hamming(phash[qi], phash[nv + ti])
-        near = (di <= near_threshold) | ((ham <= phash_bits) & informative[qi] & informative[nv + ti])
+        near = di <= near_threshold
+        if verify:
+            rank = np.tile(np.arange(nb.indices.shape[1]), len(nb.query_rows))[valid]
+            cand = (rank < (verify_k if verify_k is not None else rank.max(initial=0) + 1)) | ((ham <= phash_bits) & informative[qi] & informative[nv + ti])
+            cand &= ok[qi] & ok[nv + ti]
+            t0 = time.perf_counter()
+            res = verify_pairs(paths[:nv], paths[nv:], qi[cand], ti[cand], threshold=verify_threshold, workers=workers)
+            vstats["seconds"] = round(time.perf_counter() - t0, 3)
+            vscore, varea = np.full(len(qi), np.nan), np.full(len(qi), np.nan)
+            vscore[cand], varea[cand] = res["score"], res["area"]
+            near |= vscore >= verify_threshold
+            vstats.update(candidate_pairs=int(cand.sum()), verified_pairs=int(res["verified"].sum()),
+                          verified_beyond_distance=int((res["verified"] & (di[cand] > near_threshold)).sum()),
+                          crops=int((res["verified"] & (res["area"] < CROP_AREA)).sum()),
+                          ms_per_pair=round(1000 * vstats["seconds"] / max(1, int(cand.sum())), 3))
+            verified_rows = pd.DataFrame({"a": qi[near], "b": nv + ti[near], "verify_score": vscore[near], "crop_area": varea[near]})
         pair_rows += [(int(a), int(nv + b), "near") for a, b in zip(qi[near], ti[near])]
 
     # pairs: keep each pair's strongest kind
@@ -193,6 +223,8 @@ def find_duplicates(ws, val_split: str = "val", train_split: str = "train", mode
     pairs["hamming"] = hamming(phash[pairs.a.to_numpy()], phash[pairs.b.to_numpy()]) if len(pairs) else np.empty(0, np.int64)
     pairs["distance"] = _pair_distances(pairs, nv, emb_v, emb_t)
     pairs["score"] = np.where(pairs["kind"] == "exact", 1.0, np.where(np.isnan(pairs["distance"]), 1.0 - pairs["hamming"] / 64.0, 1.0 - pairs["distance"]))
+    pairs = pairs.merge(verified_rows.astype({"a": np.int64, "b": np.int64}), on=["a", "b"], how="left")  # val node < train node: (a, b) order holds
+    pairs["crop"] = (pairs["verify_score"] >= verify_threshold) & (pairs["crop_area"] < CROP_AREA) & (pairs["kind"] == "near")
 
     # clusters: union-find over all edges (the group chains are enough to connect groups)
     a_all = np.r_[pairs.a.to_numpy(), ea, ra]
@@ -221,7 +253,8 @@ def find_duplicates(ws, val_split: str = "val", train_split: str = "train", mode
         "unreadable": {val_split: int((fv["reason"] != "").sum()), train_split: int((ft["reason"] != "").sum())},
         "exact_groups": len(exact_groups), "exact_key_collisions_rejected": int(n_false_key),
         "clusters": int(clusters["cluster"].nunique()) if len(clusters) else 0,
-        "thresholds": {"near_cosine_distance": near_threshold, "phash_bits": phash_bits, "model": model},
+        "thresholds": {"near_cosine_distance": near_threshold, "phash_bits": phash_bits, "model": model, "verify_correlation": verify_threshold if vstats["enabled"] else None},
+        "verification": vstats,
         "leaks": _leak_counts(leaks),
         "train_within_split_exact_pairs": int(((split[pairs.a] == 1) & (split[pairs.b] == 1) & (pairs.kind == "exact")).sum()) if len(pairs) else 0,
         "drop": drop, "train_drop": len(drop_keys), "plot": str(plot) if plot else None,
@@ -282,6 +315,7 @@ def _leak_table(pairs: pd.DataFrame, nv: int, keys, labels) -> pd.DataFrame:
         "train_key": keys[cross.b.to_numpy()].astype(str), "train_label": labels[cross.b.to_numpy()],
         "kind": cross["kind"].to_numpy(str), "score": cross["score"].to_numpy(float), "distance": cross["distance"].to_numpy(float),
         "hamming": cross["hamming"].to_numpy(np.int64), "same_label": labels[cross.a.to_numpy()] == labels[cross.b.to_numpy()],
+        "verify_score": cross["verify_score"].to_numpy(float), "crop_area": cross["crop_area"].to_numpy(float), "crop": cross["crop"].to_numpy(bool),
     })
 
 
