@@ -27,7 +27,8 @@ DEMO_DIR = "bagel-demo"
 def _leaks_line(out: dict) -> str:
     exact, near = out["leaks"]["exact"], out["leaks"]["near"]
     return (f"{exact['val_images']} val images have an exact copy in train ({exact['pairs_with_different_label']} under another label), "
-            f"{near['val_images']} a near-duplicate; {out['train_drop']} train images to drop for a de-duplicated retraining")
+            f"{near['val_images']} an exact or near duplicate (resized, re-encoded, cropped); "
+            f"{out['train_drop']} train images to drop for a de-duplicated retraining")
 
 
 def _mistakes_line(out: dict) -> str:
