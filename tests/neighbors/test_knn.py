@@ -62,3 +62,16 @@ def test_knn_rejects_bad_input():
         knn(np.ones((2, 3), np.float32), np.ones((4, 3), np.float32), 1, "hamming")
     with pytest.raises(BagelError, match="equal D"):
         knn(np.ones((2, 3), np.float32), np.ones((4, 5), np.float32), 1)
+
+
+def test_normalized_database_skips_nothing_that_matters():
+    """With rows already L2-normalised, `normalized=True` gives the same neighbours as normalising again."""
+    from bagel.neighbors.knn import knn as search
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((300, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q = rng.standard_normal((20, 16)).astype(np.float32)
+    d1, i1 = search(q, x, 5, block_size=64)
+    d2, i2 = search(q, x, 5, block_size=64, normalized=True)
+    assert (i1 == i2).all() and np.allclose(d1, d2, atol=1e-6)

@@ -73,7 +73,9 @@ def compute_neighbors(ws, query_split: str = "val", db_split: str = "train", mod
     self_rows = None
     if same:  # a split against itself: leave out each image's match with itself
         self_rows = rows if db_rows is None else np.searchsorted(db_rows, rows)
-    d, i = knn(queries, database, kk, metric, block_size=block_size, backend=backend, progress=progress, self_rows=self_rows)
+    # Embedding files hold L2-normalised rows (unreadable images, zero rows, are filtered out above).
+    d, i = knn(queries, database, kk, metric, block_size=block_size, backend=backend, progress=progress, self_rows=self_rows,
+               normalized=True)
     if db_rows is not None:
         i = np.where(i >= 0, db_rows[np.maximum(i, 0)], -1)
     out = neighbors_dir(ws, query_split, db_split, model)
