@@ -109,3 +109,16 @@ def test_pixel_digest_sees_pixels_not_bytes(tmp_path, files):
     Image.open(files["rgb"]).save(png)
     assert pixel_digest(png) == pixel_digest(files["rgb"])
     assert pixel_digest(files["gray"]) != pixel_digest(files["rgb"])
+
+
+def test_grey_and_rgb_storage_of_one_picture_fingerprint_alike(tmp_path):
+    """Grey images are hashed without converting them whole, yet as the RGB bytes they stand for."""
+    from bagel.neighbors.hashing import fingerprint_image, pixel_digest
+
+    grey = (np.random.default_rng(0).random((100, 150)) * 255).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    Image.fromarray(grey).convert("RGB").save(tmp_path / "rgb.png")
+    Image.fromarray(np.stack([grey, grey, 255 - grey], -1)).save(tmp_path / "other.png")
+    a, b, c = (fingerprint_image(tmp_path / n) for n in ("grey.png", "rgb.png", "other.png"))
+    assert a == b and a[0] != c[0]
+    assert pixel_digest(tmp_path / "grey.png") == pixel_digest(tmp_path / "rgb.png")

@@ -37,7 +37,7 @@ def dct_matrix(n: int) -> np.ndarray:
     return m
 
 
-_D32 = dct_matrix(THUMB)
+_D8 = np.ascontiguousarray(dct_matrix(THUMB)[:8])  # only the 8 lowest frequencies are kept
 _BITS = (1 << np.arange(64, dtype=np.uint64)).astype(np.uint64)
 
 
@@ -45,16 +45,23 @@ def phash_from_gray(gray: np.ndarray) -> tuple[np.uint64, bool]:
     """pHash of a (32, 32) grey thumbnail (float, 0..255): bit i of the result is set where the i-th
     coefficient of the 8 x 8 lowest-frequency DCT block exceeds their median (DC excluded from the
     median). Returns (hash, informative)."""
-    c = (_D32 @ gray @ _D32.T)[:8, :8].ravel()
+    c = (_D8 @ gray @ _D8.T).ravel()
     bits = c > np.median(c[1:])
     return np.uint64(np.bitwise_or.reduce(_BITS[bits]) if bits.any() else 0), bool(gray.std() >= MIN_THUMB_STD)
 
 
 def _sampled_rows(im, stride: int) -> np.ndarray:
-    """Every ``stride``-th row of a loaded RGB image as (H', W, 4) uint8 with the 4th byte 0.
+    """Every ``stride``-th row of a loaded RGB (or L) image as (H', W, 4) uint8: the RGB bytes with
+    a 4th byte 0. A grey image gives the bytes of its RGB conversion (the grey value three times),
+    built for the sampled rows only.
 
     Pillow keeps RGB pixels as 4 bytes; exporting them zero-copy (Arrow) and masking the padding
     byte is ~30x cheaper than slicing out 3 channels, and gives the same bytes on every path."""
+    if im.mode == "L":
+        grey = np.asarray(im)[::stride]
+        out = np.zeros(grey.shape + (4,), np.uint8)
+        out[..., 0] = out[..., 1] = out[..., 2] = grey
+        return out
     try:
         import pyarrow as pa
 
@@ -69,19 +76,20 @@ def _sampled_rows(im, stride: int) -> np.ndarray:
 
 
 def fingerprint_image(path: str | Path) -> tuple[int, int, bool, int, int]:
-    """(pixel_key, phash, informative, width, height) of one file; raises `ImageReadError`."""
-    im = open_image(path)
+    """(pixel_key, phash, informative, width, height) of one file; raises `ImageReadError`.
+    The same picture gives the same values whether stored as grey or RGB (keys hash RGB bytes)."""
+    im = open_image(path, keep_gray=True)
     w, h = im.size
     rows = _sampled_rows(im, ROW_STRIDE)
     # Two CRC-32s (even and odd sampled rows) make the 64-bit candidate key; candidates are
     # verified on every pixel later, so the key needs speed more than strength.
     head = zlib.crc32(struct.pack("<II", w, h))
     key = (zlib.crc32(np.ascontiguousarray(rows[0::2]), head) << 32) | zlib.crc32(np.ascontiguousarray(rows[1::2]), head)
-    # The thumbnail comes from ~64 sampled rows, not the full image: box-averaging every pixel
-    # would cost a sixth of the decode, and the 8 x 8 lowest frequencies pHash keeps do not need
-    # the skipped rows.
-    rows = _sampled_rows(im, max(1, h // (2 * THUMB)))
-    sampled = Image.frombuffer("RGB", (w, rows.shape[0]), np.ascontiguousarray(rows), "raw", "RGBX", 0, 1)
+    # The thumbnail comes from a ~64 x 64 grid of sampled pixels, not the full image: box-averaging
+    # every pixel would cost a sixth of the decode, and the 8 x 8 lowest frequencies pHash keeps do
+    # not need the skipped rows and columns.
+    rows = _sampled_rows(im, max(1, h // (2 * THUMB)))[:, ::max(1, w // (2 * THUMB))]
+    sampled = Image.frombuffer("RGB", (rows.shape[1], rows.shape[0]), np.ascontiguousarray(rows), "raw", "RGBX", 0, 1)
     gray = np.asarray(sampled.resize((THUMB, THUMB), Image.Resampling.BOX).convert("L"), dtype=np.float64)
     ph, informative = phash_from_gray(gray)
     return key, int(ph), informative, w, h

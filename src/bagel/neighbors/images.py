@@ -27,7 +27,8 @@ class ImageReadError(Exception):
     """An image that cannot be used; ``str(e)`` is the one-line reason recorded for it."""
 
 
-def open_image(path: str | Path, *, draft_size: int | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def open_image(path: str | Path, *, draft_size: int | None = None, max_pixels: int = MAX_PIXELS,
+               keep_gray: bool = False) -> Image.Image:
     """Decode one file to an 8-bit RGB PIL image, as a viewer would show it.
 
     path:       image file.
@@ -35,8 +36,11 @@ def open_image(path: str | Path, *, draft_size: int | None = None, max_pixels: i
                 or 1/8) that is still at least ``draft_size`` pixels on each side: several times
                 faster when only a thumbnail is needed. None decodes every pixel.
     max_pixels: files with more pixels than this are refused before decoding (decompression bombs).
+    keep_gray:  return 8-bit grayscale (mode ``L``) images as they are: their RGB form is the grey
+                value three times, which a caller can build for the few pixels it needs instead of
+                paying a conversion pass over the whole image.
 
-    Returns a loaded image of mode ``RGB`` with EXIF orientation applied; transparency is
+    Returns a loaded image of mode ``RGB`` (or ``L`` with ``keep_gray``) with EXIF orientation applied; transparency is
     composited onto white, grayscale / palette / CMYK are converted, 16-bit and 32-bit integer
     samples are scaled to 8 bits. Raises `ImageReadError` with the reason otherwise.
     """
@@ -54,7 +58,7 @@ def open_image(path: str | Path, *, draft_size: int | None = None, max_pixels: i
                 im.draft(None, (draft_size, draft_size))
             im.load()
             im = _exif_upright(im)
-            return to_rgb(im)
+            return im if keep_gray and im.mode == "L" else to_rgb(im)
     except ImageReadError:
         raise
     except FileNotFoundError:
