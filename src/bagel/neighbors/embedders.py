@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from bagel.errors import BagelError
+from bagel.neighbors.hashing import dct_matrix
 from bagel.neighbors.images import open_image, thumbnail
 
 _REGISTRY: dict[str, Callable[..., "Embedder"]] = {}
@@ -141,12 +142,6 @@ def _flip_invariant(coef: np.ndarray, n: int) -> np.ndarray:
     c = coef[:, :n, :n].copy()
     c[:, :, 1::2] = np.abs(c[:, :, 1::2])
     return c.reshape(len(c), -1)
-
-
-def dct_matrix(n: int) -> np.ndarray:
-    from bagel.neighbors.hashing import dct_matrix as _dct
-
-    return _dct(n)
 
 
 @register_embedder("dct")

@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from bagel.errors import BagelError
+from bagel.neighbors.embedders import l2_normalize
 
 METRICS = ("cosine", "l2")
 
@@ -42,7 +43,7 @@ def knn(queries: np.ndarray, database: np.ndarray, k: int = 10, metric: str = "c
     if k < 1:
         raise BagelError(f"knn: expected k >= 1, found {k}")
     if metric == "cosine":
-        q = _normalize(q)
+        q = l2_normalize(q)
     kk = k + 1 if self_rows is not None else k
     if threads and backend == "faiss":
         import faiss
@@ -56,7 +57,7 @@ def knn(queries: np.ndarray, database: np.ndarray, k: int = 10, metric: str = "c
     bar = tqdm(total=n, desc="knn", unit="row", disable=not progress, leave=False)
     for start, block in _blocks(database, block_size):
         if metric == "cosine" and not normalized:
-            block = _normalize(block)
+            block = l2_normalize(block)
         d, i = (_search_faiss if backend == "faiss" else _search_numpy)(q, block, min(kk, len(block)), metric)
         best_d, best_i = _merge(best_d, best_i, d, np.where(i >= 0, i + start, -1), kk)
         bar.update(len(block))
@@ -66,11 +67,6 @@ def knn(queries: np.ndarray, database: np.ndarray, k: int = 10, metric: str = "c
     if metric == "l2":
         best_d = np.sqrt(np.maximum(best_d, 0, out=best_d), out=best_d)
     return best_d, best_i
-
-
-def _normalize(x: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(n, 1e-12)
 
 
 def _blocks(database: np.ndarray, block_size: int) -> Iterator[tuple[int, np.ndarray]]:
