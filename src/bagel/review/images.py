@@ -14,16 +14,14 @@ import os
 import threading
 from pathlib import Path
 
-from PIL import Image, ImageOps
-
 from bagel.data.imageset import IMAGE_SUFFIXES, ImageSet
 from bagel.errors import BagelError
+from bagel.neighbors.images import ImageReadError, open_image
 
 THUMB_SIZES = {"thumb": 224, "medium": 512}
 # Formats every browser shows as they are; others (TIFF) are converted to PNG.
 NATIVE = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif", ".webp": "image/webp",
           ".bmp": "image/bmp"}
-MAX_PIXELS = 89_478_485
 
 
 class NotServed(BagelError):
@@ -103,24 +101,14 @@ class ImageServer:
 
     @staticmethod
     def _render(p: Path, size: int | None, fmt: str) -> bytes:
+        """The image as RGB ``fmt`` bytes, at most ``size`` pixels on its long side; decoded by the
+        same robust reader as the embeddings (EXIF orientation, any mode, bomb check, JPEG draft)."""
         try:
-            with Image.open(p) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise NotServed(f"{p.name}: too large to convert")
-                if size and im.format == "JPEG":
-                    im.draft("RGB", (size, size))  # let libjpeg decode at a reduced scale
-                im = ImageOps.exif_transpose(im)
-                if im.mode not in ("RGB", "L"):
-                    im = im.convert("RGBA")
-                    bg = Image.new("RGB", im.size, "white")
-                    bg.paste(im, mask=im.split()[-1])
-                    im = bg
-                if size:
-                    im.thumbnail((size, size))
-                buf = io.BytesIO()
-                im.convert("RGB").save(buf, fmt, quality=85) if fmt == "JPEG" else im.save(buf, fmt)
-                return buf.getvalue()
-        except NotServed:
-            raise
-        except Exception as e:  # Pillow raises many types for broken files
-            raise NotServed(f"{p.name}: unreadable image ({type(e).__name__})") from None
+            im = open_image(p, draft_size=size)
+        except ImageReadError as e:
+            raise NotServed(f"{p.name}: unreadable image ({e})") from None
+        if size:
+            im.thumbnail((size, size))
+        buf = io.BytesIO()
+        im.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
+        return buf.getvalue()
