@@ -18,19 +18,15 @@ import numpy as np
 import pandas as pd
 
 from bagel.errors import BagelError
+from bagel.mistakes.table import mistake_models, table_path
 from bagel.mistakes.taxonomy import CATEGORIES, SEVERITIES
 
 REQUIRED = ("key", "row", "label", "prediction", "top5", "category", "severity", "confidence", "evidence")
 STATUSES = ("unreviewed", "reviewed", "disputed", "all")
 
 
-def mistakes_dir(ws) -> Path:
-    return ws.root / "mistakes"
-
-
-def model_names(ws) -> list[str]:
-    d = mistakes_dir(ws)
-    return sorted(p.stem for p in d.glob("*.parquet")) if d.exists() else []
+# The mistakes stage owns where its tables live: reviewable models are the models it has tables for.
+model_names = mistake_models
 
 
 def check_model(name: str) -> str:
@@ -126,7 +122,7 @@ class Tables:
 
     def get(self, model: str) -> MistakeTable:
         check_model(model)
-        path = mistakes_dir(self.ws) / f"{model}.parquet"
+        path = table_path(self.ws, model)
         try:
             mtime = path.stat().st_mtime
         except FileNotFoundError:
