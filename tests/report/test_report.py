@@ -33,6 +33,25 @@ def test_report_sections_follow_the_stages(tmp_path, run_cli):
     pngs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     assert "Training-data leaks" in html and "exact copies with another label" in html
     assert len(pngs) >= 4 and all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert "Reviews" not in html  # nobody has reviewed yet
+
+    from bagel.mistakes.table import load_mistakes
+    from bagel.mistakes.taxonomy import Judgement
+    from bagel.review.store import ReviewStore
+
+    keys = load_mistakes(ws, "demo-base")["key"].tolist()[:3]
+    store = ReviewStore.for_workspace(ws)
+    store.add_reviewer("alice")
+    store.add_reviewer("bob")
+    for who, verdicts in (("alice", ["correct", "wrong", "wrong"]), ("bob", ["correct", "wrong", "unclear"])):
+        for key, v in zip(keys, verdicts):
+            store.record(who, "demo-base", key, Judgement(v, problematic=(who == "bob" and v == "unclear")), idem=f"{who}-{key}")
+    store.close()
+    html = build_report(ws).read_text()
+    assert "<td class=\"l\">alice (demo-base)</td><td>3</td><td>1</td><td>2</td><td>0</td><td>0</td>" in html
+    assert "<td class=\"l\">bob (demo-base)</td><td>3</td><td>1</td><td>1</td><td>1</td><td>1</td>" in html
+    assert "3 mistakes judged by two or more people" in html
+
     # leaderboard rows are ranked by MLA, the most faithful metric available
     names = re.findall(r'<td class="l">(demo-[a-z]+|&lt;script&gt;alert\(1\)&lt;/script&gt;)</td><td>\d', html)
     assert len(names) >= 3

@@ -104,7 +104,34 @@ def leaks_section(ws, dataset: Dataset) -> dict | None:
 
 
 def reviews_section(ws) -> dict | None:
-    return None
+    """Per model and reviewer: verdicts so far; inter-rater agreement (Fleiss' kappa) among people."""
+    from bagel.review.agreement import agreement
+    from bagel.review.store import ReviewStore
+
+    store = ReviewStore.for_workspace(ws)
+    try:
+        rows, notes = [], []
+        for model in store.models():
+            current = store.current(model)
+            by_reviewer: dict[str, Counter] = {}
+            for r in current:
+                c = by_reviewer.setdefault(r["reviewer"], Counter())
+                c[r["verdict"]] += 1
+                c["problematic"] += bool(r["problematic"])
+            for reviewer, c in sorted(by_reviewer.items()):
+                rows.append({"reviewer": f"{reviewer} ({model})", "n": sum(c[v] for v in ("correct", "wrong", "unclear")),
+                             "correct": c["correct"], "wrong": c["wrong"], "unclear": c["unclear"], "problematic": c["problematic"]})
+            people = agreement(current, exclude=("imported",))["overall"]
+            if people["items"]:
+                kappa = people["fleiss"]
+                notes.append(f"{model}: {people['items']} mistakes judged by two or more people, Fleiss' kappa "
+                             f"{'n/a' if kappa is None else f'{kappa:.2f}'}")
+    finally:
+        store.close()
+    if not rows:
+        return None
+    note = "; ".join(notes) or "No mistake has been judged by two people yet: agreement appears once it has."
+    return {"rows": rows, "note": note + ". A 'correct' verdict adds the prediction to the image's multi-labels on export."}
 
 
 def run_stage(ws, progress: bool = True) -> dict:
