@@ -95,3 +95,20 @@ def test_imported_labels_show_without_a_restart(ws, client, tmp_path):
     with httpx.Client(base_url=str(client.base_url)) as other:
         csrf = other.get("/api/session").json()["csrf"]
         assert other.post("/api/login", json={"name": "imported"}, headers={"X-CSRF-Token": csrf}).status_code == 403
+
+
+def test_class_browser_pages_through_every_image(client):
+    """30 val images over 6 classes: 5 of bagel, shown 2 at a time over three pages."""
+    import re
+
+    seen, url = [], "/classes/n07693725?split=val&n=2"
+    for _ in range(5):
+        page = client.get(url)
+        assert page.status_code == 200
+        seen += re.findall(r'<li data-key="([^"]+)"', page.text)
+        nxt = re.search(r'id="page-next" href="([^"]+)"', page.text)
+        if not nxt:
+            break
+        url = nxt.group(1).replace("&amp;", "&")
+    assert len(seen) == len(set(seen)) == 5
+    assert "images 5–5 of 5" in page.text and 'id="page-prev"' in page.text

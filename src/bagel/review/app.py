@@ -288,12 +288,12 @@ def create_app(ws, *, require_tokens: bool | None = None, host: str = "127.0.0.1
 
     @app.get("/classes/{class_id}", response_class=HTMLResponse)
     def class_page(request: Request, class_id: str, split: Optional[str] = None, n: int = Query(50, ge=1, le=1000),
-                   who: str = Depends(me)):
+                   offset: int = Query(0, ge=0), who: str = Depends(me)):
         c = ctx.class_index(class_id)
         split = split or ctx.dataset.imageset.split
-        data = ctx.class_images(class_id, split, n)
+        data = ctx.class_images(class_id, split, n, offset)
         return page(request, "class.html", cref=ctx.class_ref(c), guide=ctx.store.guide(class_id), data=data,
-                    splits=ctx.splits(), split=split, n=n)
+                    splits=ctx.splits(), split=split, n=n, offset=offset)
 
     @app.get("/api/classes/{class_id}/images")
     def class_images(class_id: str, split: str, n: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0),
