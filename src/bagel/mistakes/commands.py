@@ -18,7 +18,7 @@ from bagel.data.dataset import LABEL_SOURCES, Dataset
 from bagel.data.predictions import Predictions, load_predictions
 from bagel.errors import BagelError
 from bagel.mistakes import confusions as conf_mod
-from bagel.mistakes.compare import compare_with_experts, split_half
+from bagel.mistakes.compare import compare_judgements_with_experts, compare_with_experts, split_half
 from bagel.mistakes.evidence import build_evidence
 from bagel.mistakes.pipeline import default_label_sources, load_embeddings, shipped_predictions, summarize, write_confusions
 from bagel.mistakes.table import (load_mistakes, mistake_models, read_published, save_mistakes, suggest_mistakes,
@@ -146,11 +146,18 @@ def compare_cmd(
     split: int = typer.Option(0, "--split-half", min=0, help="Also run this many random split-half checks of the thresholds."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the per-image suggestions next to the experts' labels (.parquet or .csv)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    reviewer: Optional[str] = typer.Option(None, "--reviewer", help="Compare this reviewer's judgements (review app, needs -w and --model) instead of bagel's suggestions."),
+    model: Optional[str] = typer.Option(None, "--model", help="With --reviewer: the model whose mistakes were reviewed."),
     workspace: Optional[Path] = WorkspaceOption,
 ):
-    """Agreement of bagel's suggestions with an expert mistakes file: accuracy, kappa, per-category precision/recall."""
+    """Agreement of bagel's suggestions (or a reviewer's judgements) with an expert mistakes file: accuracy, kappa, per-category precision/recall."""
+    if reviewer is not None and (workspace is None or not model):
+        raise BagelError("--reviewer compares judgements stored in a workspace: give -w WS and --model NAME as well")
     ws, dataset = open_workspace_and_dataset(workspace)
     table = read_published(experts, dataset.imageset, len(dataset.vocabulary))
+    if reviewer is not None:
+        _compare_reviewer(table, experts, reviewer, model, ws, out, as_json)
+        return
     sources = _label_sources(labels, dataset)
     others = _evidence_models(predictions, dataset, order, ws)
     evidence = build_evidence(dataset, sources, others)
@@ -175,6 +182,26 @@ def compare_cmd(
                               f" (kappa {r['category_kappa']['mean']:.3f}), severity {r['severity_accuracy']['mean']:.3f} ± {r['severity_accuracy']['sd']:.3f}"
                               f" (kappa {r['severity_kappa']['mean']:.3f})")
         console.print(f"[dim]chosen values: {json.dumps(sh['chosen_values'])}[/dim]")
+
+
+def _compare_reviewer(table, experts: Path, reviewer: str, model: Optional[str], ws, out: Optional[Path], as_json: bool) -> None:
+    from bagel.review.store import ReviewStore
+
+    store = ReviewStore.for_workspace(ws)
+    try:
+        judgements = store.current(model, reviewer=reviewer)
+    finally:
+        store.close()
+    rep, mine = compare_judgements_with_experts(table, judgements)
+    rep.update({"experts": str(experts), "reviewer": reviewer, "model": model})
+    if out:
+        write_table(mine, out)
+    if as_json:
+        print(json.dumps(rep))
+        return
+    console = Console()
+    render_report(rep, console, f"{reviewer} vs {experts.name} ({model}): {rep['reviewed']} of the experts' images reviewed, "
+                                f"{rep['judged_correct']} judged a correct prediction")
 
 
 def _mistake_inputs(files: list[Path], dataset: Dataset, ws) -> dict[str, pd.DataFrame]:

@@ -83,3 +83,21 @@ def split_half(experts: pd.DataFrame, evidence: Evidence, n_splits: int = 20, se
     return {"n_splits": n_splits, "halves": 2 * n_splits, "grid": {n: list(v) for n, v in grid.items()},
             "held_out_chosen": summary(held), "held_out_default": summary(held_default) if held_default else None,
             "chosen_values": {n: {str(k): v for k, v in sorted(c.items())} for n, c in chosen.items()}}
+
+
+def compare_judgements_with_experts(experts: pd.DataFrame, judgements: list[dict]) -> tuple[dict, pd.DataFrame]:
+    """(report, table): a reviewer's judgements (dicts with ``key``, ``verdict``, ``category``,
+    ``severity``, as the review store returns them) against an expert table (`table.read_published`),
+    measured like the suggestions (`agreement_report`) on the images both judged a mistake with a
+    category and a severity. The report adds ``reviewed`` (expert images the reviewer judged at all)
+    and ``judged_correct`` (of those, how many the reviewer called a correct prediction instead)."""
+    mine = {j["key"]: j for j in judgements}
+    rows = [(e, mine[e.key]) for e in experts.itertuples() if e.key in mine]
+    both = [(e, j) for e, j in rows if j.get("verdict") == "wrong" and j.get("category") and j.get("severity")]
+    report = agreement_report(np.array([e.category for e, _ in both], dtype=object), np.array([j["category"] for _, j in both], dtype=object),
+                              np.array([e.severity for e, _ in both], dtype=object), np.array([j["severity"] for _, j in both], dtype=object))
+    report.update({"reviewed": len(rows), "judged_correct": sum(j.get("verdict") == "correct" for _, j in rows)})
+    table = pd.DataFrame({"key": [e.key for e, _ in rows], "expert_category": [e.category for e, _ in rows],
+                          "expert_severity": [e.severity for e, _ in rows], "verdict": [j.get("verdict") for _, j in rows],
+                          "category": [j.get("category") for _, j in rows], "severity": [j.get("severity") for _, j in rows]})
+    return report, table
