@@ -82,3 +82,10 @@ def test_bagel_demo_runs_every_stage(tmp_path, run_cli):
     exact_found = set(zip(*leaks[leaks["kind"] == "exact"][["val_key", "train_key"]].T.values))
     assert exact_found <= exact_truth  # no false exact duplicates
     assert found <= truth  # and no false near-duplicates either
+    # the paper's G.1 check: training labels of exact copies judged against the multi-labels
+    summary = json.loads((root / "duplicates" / "summary.json").read_text())["leaks"]["exact"]
+    exact = leaks[leaks["kind"] == "exact"]
+    ml = Dataset.for_workspace(ws).labels("multilabel")
+    rows = Dataset.for_workspace(ws).imageset.positions(exact["val_key"].tolist())
+    by_hand = sum(c in ml.row(r)["correct"] + ml.row(r)["unclear"] for r, c in zip(rows, exact["train_label"]))
+    assert summary["pairs_with_multilabels"] == 12 and summary["train_label_correct_under_multilabels"] == by_hand > 0

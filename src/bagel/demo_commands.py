@@ -26,7 +26,8 @@ DEMO_DIR = "bagel-demo"
 
 def _leaks_line(out: dict) -> str:
     exact, near = out["leaks"]["exact"], out["leaks"]["near"]
-    return (f"{exact['val_images']} val images have an exact copy in train ({exact['pairs_with_different_label']} under another label), "
+    return (f"{exact['val_images']} val images have an exact copy in train ({exact['pairs_with_different_label']} under another label, "
+            f"{exact.get('train_label_correct_under_multilabels', 0)} of {exact.get('pairs_with_multilabels', 0)} of those labels correct under the multi-labels), "
             f"{near['val_images']} an exact or near duplicate (resized, re-encoded, cropped); "
             f"{out['train_drop']} train images to drop for a de-duplicated retraining")
 

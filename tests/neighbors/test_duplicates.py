@@ -36,7 +36,8 @@ def test_world_duplicates_found_without_false_exact(staged):
     true_pairs = set(zip(truth.val_key, truth.train_key))
     assert len(pairs - true_pairs) == 0  # the distractors stay apart
     assert (~leaks.same_label).all()
-    assert summary["leaks"]["exact"] == {"val_images": 8, "val_images_with_several_copies": 0, "train_copies": 8, "pairs": 8, "pairs_with_different_label": 8}
+    assert summary["leaks"]["exact"] == {"val_images": 8, "val_images_with_several_copies": 0, "train_copies": 8, "pairs": 8, "pairs_with_different_label": 8,
+                                         "pairs_with_multilabels": 0, "train_label_correct_under_multilabels": 0}  # no multi-labels here
 
 
 def test_outputs_for_the_review_app(staged):
