@@ -88,7 +88,7 @@ def leaks_section(ws, dataset: Dataset) -> dict | None:
              {"value": exact.get("pairs_with_different_label", 0), "label": "exact copies with another label"},
              {"value": f"{exact.get('train_label_correct_under_multilabels', 0)} / {exact.get('pairs_with_multilabels', 0)}",
               "label": "exact copies whose label the multi-labels accept"},
-             {"value": near.get("val_images", 0), "label": "validation images with a near-duplicate"},
+             {"value": near.get("val_images", 0), "label": "validation images with an exact or near duplicate"},
              {"value": summary.get("train_drop", 0), "label": f"training images to drop ({summary.get('drop', 'exact')})"}]
     pairs = []
     by_pair = ws.root / "duplicates" / "leaks_by_class_pair.csv"
