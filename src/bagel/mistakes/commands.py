@@ -166,14 +166,9 @@ def compare_cmd(
                 "near_depth": evidence.tables.near_depth, "rules": evidence.rules.to_dict()})
     if split:
         rep["split_half"] = split_half(table, evidence, n_splits=split)
-    if out:
-        write_table(sug, out)
-    if as_json:
-        print(json.dumps(rep))
-        return
-    console = Console()
-    render_report(rep, console, f"bagel mistakes compare: {experts.name} ({len(others)} other models as evidence; labels {', '.join(sources)})")
-    if split:
+    console = _emit_report(rep, sug, out, as_json,
+                           f"bagel mistakes compare: {experts.name} ({len(others)} other models as evidence; labels {', '.join(sources)})")
+    if console and split:
         sh = rep["split_half"]
         for which, key in (("thresholds chosen on the other half", "held_out_chosen"), ("default thresholds", "held_out_default")):
             r = sh[key]
@@ -194,14 +189,21 @@ def _compare_reviewer(table, experts: Path, reviewer: str, model: Optional[str],
         store.close()
     rep, mine = compare_judgements_with_experts(table, judgements)
     rep.update({"experts": str(experts), "reviewer": reviewer, "model": model})
+    _emit_report(rep, mine, out, as_json, f"{reviewer} vs {experts.name} ({model}): {rep['reviewed']} of the experts' images reviewed, "
+                                          f"{rep['judged_correct']} judged a correct prediction")
+
+
+def _emit_report(rep: dict, table, out: Optional[Path], as_json: bool, title: str) -> Optional[Console]:
+    """Write the per-image table when asked, then the report as JSON or as tables; returns the
+    console it printed to (None for JSON)."""
     if out:
-        write_table(mine, out)
+        write_table(table, out)
     if as_json:
         print(json.dumps(rep))
-        return
+        return None
     console = Console()
-    render_report(rep, console, f"{reviewer} vs {experts.name} ({model}): {rep['reviewed']} of the experts' images reviewed, "
-                                f"{rep['judged_correct']} judged a correct prediction")
+    render_report(rep, console, title)
+    return console
 
 
 def _mistake_inputs(files: list[Path], dataset: Dataset, ws) -> dict[str, pd.DataFrame]:
