@@ -71,6 +71,7 @@ def test_bagel_demo_runs_every_stage(tmp_path, run_cli):
     assert (root / "mistakes" / "class_confusion_wnids.json").exists()
     assert (root / "report.html").exists() and "Training-data leaks" in (root / "report.html").read_text()
     assert [r["command"] for r in ws.runs()][:1] == ["evaluate"]
+    assert ws.runs("mistakes")[-1]["results"]["embeddings"] is True  # the neighbors stage's embeddings were evidence
 
     injected = json.loads((root / "dataset" / "injected_duplicates.json").read_text())
     leaks = pd.read_parquet(root / "duplicates" / "leaks.parquet")

@@ -91,17 +91,7 @@ def evaluate_cmd(
         if s not in LABEL_SOURCES and not Path(s).exists():
             raise BagelError(f"--labels {s}: expected one of {', '.join(LABEL_SOURCES)} or a label file, found neither")
     preds = load_all(list(predictions or []), dataset, order, ws)
-    # A label file given by path stands for the source of its format.
-    resolved = []
-    for s in sources:
-        if s in LABEL_SOURCES:
-            resolved.append(s)
-        else:
-            ls = dataset.labels(s)
-            kind = "multilabel" if ls.imagenet_m.any() or (ls.status != 1).any() or ls.problematic.any() else "real"
-            dataset._labelsets[kind] = ls
-            dataset.files[kind] = Path(s)
-            resolved.append(kind)
+    resolved = [s if s in LABEL_SOURCES else dataset.use_label_file(s) for s in sources]
     results = [evaluate_predictions(p, dataset, resolved, bootstrap, seed) for p in preds]
     ranked_by, ranked = leaderboard(results)
     missing = missing_sources(dataset, resolved)

@@ -101,6 +101,15 @@ class Dataset:
         self._labelsets[source] = ls
         return ls
 
+    def use_label_file(self, path) -> str:
+        """Let a label file stand in for the source of its format: the multi-label schema for
+        'multilabel', a ReaL-style list (or an ImageNetV2 label file) for 'real'. Returns that source."""
+        path = Path(path)
+        kind = "multilabel" if detect_format(path) == "multilabel" else "real"
+        self._labelsets[kind] = self.labels(str(path))
+        self.files[kind] = path
+        return kind
+
     def save_meta(self, ws, **extra) -> None:
         meta = {"name": self.name, **extra}
         ws.path("dataset", "dataset.json").write_text(json.dumps(meta, indent=1))

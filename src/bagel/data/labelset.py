@@ -98,11 +98,8 @@ class LabelSet:
 
     def contains(self, rows: np.ndarray, classes: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """(M,) bool: whether ``classes[m]`` is accepted for image ``rows[m]`` under ``codes``
-        (from `codes`). A binary search per query, no Python loop."""
-        q = np.asarray(rows, dtype=np.int64) * self.n_classes + np.asarray(classes, dtype=np.int64)
-        pos = np.searchsorted(codes, q)
-        pos = np.minimum(pos, len(codes) - 1) if len(codes) else pos
-        return (codes[pos] == q) if len(codes) else np.zeros(len(q), dtype=bool)
+        (from `codes`)."""
+        return codes_contain(codes, rows, classes, self.n_classes)
 
     def with_correct(self, additions: list[tuple[int, int]], name: str | None = None) -> "LabelSet":
         """A copy where each ``(row, class)`` is marked correct (a correct 'mistake' accepted by review)."""
@@ -140,6 +137,16 @@ class LabelSet:
         return {"initial_annots": annots,
                 "problematic_images": {str(imageset.keys[r]): True for r in np.flatnonzero(self.problematic)},
                 "imagenet_m": [str(imageset.keys[r]) for r in np.flatnonzero(self.imagenet_m)]}
+
+
+def codes_contain(codes: np.ndarray, rows, classes, n_classes: int) -> np.ndarray:
+    """(M,) bool: whether ``rows[m] * n_classes + classes[m]`` is among the sorted int64 ``codes``:
+    a binary search per query, no Python loop."""
+    q = np.asarray(rows, dtype=np.int64) * n_classes + np.asarray(classes, dtype=np.int64)
+    if not len(codes):
+        return np.zeros(len(q), dtype=bool)
+    pos = np.minimum(np.searchsorted(codes, q), len(codes) - 1)
+    return codes[pos] == q
 
 
 # ---- loaders ----------------------------------------------------------------------------------

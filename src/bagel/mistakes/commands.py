@@ -20,7 +20,7 @@ from bagel.errors import BagelError
 from bagel.mistakes import confusions as conf_mod
 from bagel.mistakes.compare import compare_judgements_with_experts, compare_with_experts, split_half
 from bagel.mistakes.evidence import build_evidence
-from bagel.mistakes.pipeline import default_label_sources, load_embeddings, shipped_predictions, summarize, write_confusions
+from bagel.mistakes.pipeline import default_label_sources, evidence_embeddings, shipped_predictions, summarize, write_confusions
 from bagel.mistakes.table import (load_mistakes, mistake_models, read_published, save_mistakes, suggest_mistakes,
                                   write_published, write_table)
 from bagel.mistakes.taxonomy import CATEGORIES, CATEGORY_TITLES
@@ -89,7 +89,7 @@ def suggest_cmd(
     model = _load_model(pred, dataset, order, ws)
     others = [] if no_models else [p for p in _evidence_models(predictions, dataset, order, ws) if p.name != model.name]
     sources = _label_sources(labels, dataset)
-    embeddings = load_embeddings(ws, dataset.imageset.split, len(dataset.imageset))
+    embeddings = evidence_embeddings(ws, dataset.imageset)
     evidence = build_evidence(dataset, sources, others, embeddings=embeddings)
     df = suggest_mistakes(model, evidence)
     if ws is not None and out is None and published is None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from bagel import metrics
 from bagel.data.dataset import Dataset
-from bagel.data.labelset import CORRECT, UNCLEAR, LabelSet
+from bagel.data.labelset import CORRECT, UNCLEAR, LabelSet, codes_contain
 from bagel.data.predictions import Predictions
 from bagel.errors import BagelError
 from bagel.mistakes.signals import HierarchyTables, confusion_rates, cooccurrence_rates, hierarchy_tables
@@ -36,11 +36,7 @@ class LabelLists:
 
     def accepts(self, rows: np.ndarray, classes: np.ndarray) -> np.ndarray:
         """(len(rows),) bool: ``classes[i]`` is accepted for image ``rows[i]`` (collapsed mappings included)."""
-        q = np.asarray(rows, dtype=np.int64) * self.n_classes + np.asarray(classes, dtype=np.int64)
-        if not len(self.accept_codes):
-            return np.zeros(len(q), dtype=bool)
-        pos = np.minimum(np.searchsorted(self.accept_codes, q), len(self.accept_codes) - 1)
-        return self.accept_codes[pos] == q
+        return codes_contain(self.accept_codes, rows, classes, self.n_classes)
 
 
 def merge_label_sets(labelsets: list[LabelSet], pairs: np.ndarray) -> LabelLists:

@@ -12,6 +12,7 @@ import pandas as pd
 from bagel.data.dataset import Dataset
 from bagel.data.predictions import Predictions, load_predictions
 from bagel.data import sources
+from bagel.errors import BagelError
 from bagel.mistakes import confusions
 from bagel.mistakes.evidence import Evidence, build_evidence
 from bagel.mistakes.suggest import Rules
@@ -34,25 +35,22 @@ def shipped_predictions(dataset: Dataset) -> list[Predictions]:
     return [load_predictions(p, dataset.imageset, dataset.vocabulary, SHIPPED_ORDER) for p in sorted(folder.glob("*.npy"))]
 
 
-def load_embeddings(ws, split: str, n_images: int) -> np.ndarray | None:
-    """Image embeddings of the evaluation split when the neighbors stage has written complete ones
-    (``WS/embeddings/<model>/<split>.npy`` with its ``.json`` and ``.ok.npy``; the first model by name),
-    rows of unreadable images set to NaN; None otherwise (embeddings are optional evidence)."""
-    if ws is None:
-        return None
-    import json
+def evidence_embeddings(ws, imageset) -> np.ndarray | None:
+    """Embeddings of the evaluation split when the neighbors stage has written complete ones for
+    exactly these images (the first model by name), as float32 with rows of unreadable images set to
+    NaN; None otherwise (embeddings are optional evidence)."""
+    from bagel.neighbors.embed import load_embeddings
 
-    for p in sorted((ws.root / "embeddings").glob(f"*/{split}.npy")):
-        meta_path, ok_path = p.with_suffix(".json"), p.with_name(f"{split}.ok.npy")
+    folder = ws.root / "embeddings" if ws is not None else None
+    if folder is None or not folder.exists():
+        return None
+    for model_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         try:
-            meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        except ValueError:
+            emb, ok, _ = load_embeddings(ws, imageset, model_dir.name)
+        except BagelError:  # missing, incomplete or made for other images: not evidence
             continue
-        if not meta.get("complete", False) or meta.get("n") != n_images:
-            continue
-        x = np.array(np.load(p, mmap_mode="r"), dtype=np.float32)
-        if ok_path.exists():
-            x[~np.load(ok_path)] = np.nan
+        x = np.array(emb, dtype=np.float32)
+        x[~ok] = np.nan
         return x
     return None
 
@@ -98,7 +96,7 @@ def run_stage(ws, progress: bool = True, rules: Rules = Rules()) -> dict:
     label_sources = default_label_sources(dataset)
     names = Predictions.saved_names(ws)
     models = [Predictions.load_saved(ws, n) for n in names]
-    embeddings = load_embeddings(ws, dataset.imageset.split, len(dataset.imageset))
+    embeddings = evidence_embeddings(ws, dataset.imageset)
     evidence = build_evidence(dataset, label_sources, models, rules, embeddings)
     tables = suggest_all(models, evidence, progress)
     for name, df in tables.items():

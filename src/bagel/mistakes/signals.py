@@ -112,6 +112,12 @@ def oov_near_class(hierarchy: Hierarchy, classes: np.ndarray) -> np.ndarray:
 
 
 # ---- label statistics ---------------------------------------------------------------------------
+def ragged_offsets(lengths: np.ndarray) -> np.ndarray:
+    """(sum(lengths),) int64: 0..lengths[0]-1, 0..lengths[1]-1, ...: the position of each element
+    inside its group, for expanding ragged groups without a Python loop."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
 def cooccurrence_rates(labelset: LabelSet, statuses=(CORRECT, UNCLEAR)) -> np.ndarray:
     """(C, C) float32: ``rate[a, b]`` = share of the images listing class ``a`` that also list ``b``
     (diagonal 1 where ``a`` occurs, rows of absent classes 0). Learned from the label set's lists,
@@ -128,8 +134,7 @@ def cooccurrence_rates(labelset: LabelSet, statuses=(CORRECT, UNCLEAR)) -> np.nd
     starts = np.searchsorted(rows, rows, side="left")
     lengths = np.searchsorted(rows, rows, side="right") - starts
     a = np.repeat(np.arange(len(cls)), lengths)
-    offs = np.arange(len(a)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    b = np.repeat(starts, lengths) + offs
+    b = np.repeat(starts, lengths) + ragged_offsets(lengths)
     counts = np.bincount(cls[a] * C + cls[b], minlength=C * C).reshape(C, C).astype(np.float64)
     n = np.diag(counts).copy()
     rates = counts / np.maximum(n, 1)[:, None]
@@ -158,7 +163,7 @@ def entries_of(codes: np.ndarray, rows: np.ndarray, n_classes: int) -> tuple[np.
     hi = np.searchsorted(codes, (rows + 1) * n_classes)
     lengths = hi - lo
     owner = np.repeat(np.arange(len(rows)), lengths)
-    idx = np.repeat(lo, lengths) + (np.arange(owner.size) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+    idx = np.repeat(lo, lengths) + ragged_offsets(lengths)
     return owner, (codes[idx] - rows[owner] * n_classes).astype(np.int64)
 
 

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from bagel.mistakes.signals import MistakeSignals
-from bagel.mistakes.taxonomy import CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,6 @@ class Rules:
         return asdict(self)
 
 
-CATEGORY_CODES = {c: i for i, c in enumerate(CATEGORIES)}
 
 
 def suggest(sig: MistakeSignals, rules: Rules = Rules()) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -78,11 +78,6 @@ class Judgement:
         if self.category is not None:
             self.category = parse_category(self.category)
 
-    @property
-    def adds_label(self) -> bool:
-        """A correct 'mistake': the prediction joins the image's correct multi-labels."""
-        return self.verdict == "correct"
-
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -369,6 +369,19 @@ def _gallery(clusters: pd.DataFrame) -> dict:
     return {"clusters": out}
 
 
+def read_gallery(ws) -> list[dict]:
+    """The duplicate clusters `find_duplicates` wrote for galleries (``duplicates/clusters.json``):
+    [{cluster, kind, size, n_val, n_train, n_labels, score, members: [{key, split, label, path, kind,
+    score}]}]; an error when the stage has not run or the file is unreadable."""
+    path = ws.root / "duplicates" / "clusters.json"
+    try:
+        return json.loads(path.read_text())["clusters"]
+    except FileNotFoundError:
+        raise BagelError(f"workspace {ws.root}: no duplicate clusters; run `bagel duplicates` first") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BagelError(f"{path}: unreadable duplicate clusters ({type(e).__name__})") from None
+
+
 def _json_default(o):
     if isinstance(o, np.generic):
         return o.item()

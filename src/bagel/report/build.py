@@ -57,9 +57,6 @@ def mistakes_section(ws, dataset: Dataset) -> dict | None:
             "titles": CATEGORY_TITLES, "categories": CATEGORIES}
 
 
-SECTIONS = []  # extra (title, function(ws, dataset) -> dict | None, template name) added by later stages
-
-
 def build_report(ws, out: Path | None = None) -> Path:
     """Write the report to ``out`` (default ``WS/report.html``) and return its path."""
     dataset = Dataset.for_workspace(ws)

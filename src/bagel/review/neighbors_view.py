@@ -2,8 +2,7 @@
 evaluation image and duplicate clusters, as plain dicts, or [] when that stage has not run.
 
 Wired to `bagel.neighbors.lookup.load_neighbors` (memory-mapped ``neighbors/<val>-<train>-<model>/``)
-and to the ``duplicates/clusters.json`` gallery file that `bagel.neighbors.duplicates` writes for
-this app. Everything about that stage's files and functions stays here, so a change there is a
+and `bagel.neighbors.duplicates.read_gallery` (the clusters that stage writes for this app). Everything about that stage's files and functions stays here, so a change there is a
 change here only; any failure to read them shows as "not computed", never as a broken page.
 """
 
@@ -77,10 +76,12 @@ def duplicate_clusters(ws) -> list[dict]:
     if hit is not None and hit[0] == stamp:
         return hit[1]
     try:
-        clusters = json.loads(path.read_text())["clusters"]
+        from bagel.neighbors.duplicates import read_gallery
+
+        clusters = read_gallery(ws)
         for c in clusters:  # absolute paths stay server-side: images are served by (split, key) only
             c["members"] = [{k: v for k, v in m.items() if k != "path"} for m in c["members"]]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (BagelError, ImportError, KeyError, TypeError):
         clusters = []
     by_key = {}
     for c in clusters:
